@@ -15,4 +15,5 @@
 #![warn(missing_docs)]
 
 pub mod datasets;
+pub mod matching;
 pub mod template;

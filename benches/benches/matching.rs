@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the matcher, on the FVC2002 ISO templates.
+fn main() {}

@@ -1,0 +1,305 @@
+//! `daktilo-bench`: accuracy on FVC-style datasets. See `daktilo-bench --help`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use daktilo_bench::det;
+use daktilo_bench::fvc::{self, Set};
+use daktilo_bench::metrics::{self, ErrorRates};
+use daktilo_engine::matching::{self, PreparedTemplate};
+use daktilo_engine::template;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "daktilo-bench",
+    version,
+    about = "Daktilo's accuracy and scale harness"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Source {
+    /// The `.iso` templates beside the images.
+    Iso,
+    /// The images, through Daktilo's own extractor.
+    Image,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verification accuracy with the FVC protocol: EER, FMR100, FMR1000, ZeroFMR per set.
+    Verify {
+        /// A folder of sets (sub-folders of `<finger>_<impression>` files), or one set.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Compare the ISO templates, or extract from the images.
+        #[arg(long, value_enum, default_value = "iso")]
+        source: Source,
+        /// Write every comparison as `probe,candidate,score`.
+        #[arg(long)]
+        scores: Option<PathBuf>,
+        /// Draw the DET curves of all sets in one PNG.
+        #[arg(long)]
+        det: Option<PathBuf>,
+        /// Print the figures as one JSON object on standard output (rates in percent).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Raw scores of every cross-finger pair of every set, for fitting the calibration.
+    Impostors {
+        /// A folder of sets, as for `verify`.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Where to write `raw` scores, one per line.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn load_set(set: &Set, source: Source) -> anyhow::Result<Vec<PreparedTemplate>> {
+    if source == Source::Image {
+        bail!("--source image needs the extractor, which is not built yet (issue 4)");
+    }
+    set.samples
+        .par_iter()
+        .map(|s| {
+            let bytes = std::fs::read(&s.path).with_context(|| s.path.display().to_string())?;
+            let record = template::decode(&bytes).with_context(|| s.path.display().to_string())?;
+            let view = record
+                .templates
+                .first()
+                .with_context(|| format!("{}: no finger view", s.path.display()))?;
+            matching::prepare(view).with_context(|| s.path.display().to_string())
+        })
+        .collect()
+}
+
+fn progress(total: u64, label: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        eprintln!("{label}: {total} comparisons");
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    Some(bar)
+}
+
+fn score_pairs(
+    prepared: &[PreparedTemplate],
+    pairs: &[(usize, usize)],
+    bar: Option<&ProgressBar>,
+) -> Vec<f64> {
+    pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            let s = f64::from(matching::compare(&prepared[a], &prepared[b]));
+            if let Some(bar) = bar {
+                bar.inc(1);
+            }
+            s
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct Report {
+    source: &'static str,
+    sets: std::collections::BTreeMap<String, Percent>,
+    mean: Percent,
+}
+
+/// Error rates in percent, for people and scripts.
+#[derive(Serialize, Clone, Copy)]
+struct Percent {
+    eer: f64,
+    fmr100: f64,
+    fmr1000: f64,
+    zerofmr: f64,
+    genuine: usize,
+    impostor: usize,
+}
+
+impl From<ErrorRates> for Percent {
+    fn from(r: ErrorRates) -> Self {
+        Self {
+            eer: r.eer * 100.0,
+            fmr100: r.fmr100 * 100.0,
+            fmr1000: r.fmr1000 * 100.0,
+            zerofmr: r.zerofmr * 100.0,
+            genuine: r.genuine,
+            impostor: r.impostor,
+        }
+    }
+}
+
+fn verify(
+    dataset: &Path,
+    source: Source,
+    scores: Option<&Path>,
+    det_path: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let extension = if source == Source::Iso { "iso" } else { "tif" };
+    let sets = fvc::discover(dataset, extension)
+        .with_context(|| format!("reading {}", dataset.display()))?;
+    if sets.is_empty() {
+        bail!(
+            "{}: no <finger>_<impression>.{extension} files found",
+            dataset.display()
+        );
+    }
+    let mut csv = match scores {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| p.display().to_string())?,
+        )),
+        None => None,
+    };
+    if let Some(w) = csv.as_mut() {
+        writeln!(w, "probe,candidate,score")?;
+    }
+    let mut report = Report {
+        source: if source == Source::Iso {
+            "iso"
+        } else {
+            "image"
+        },
+        sets: Default::default(),
+        mean: Percent::from(ErrorRates {
+            eer: 0.0,
+            fmr100: 0.0,
+            fmr1000: 0.0,
+            zerofmr: 0.0,
+            genuine: 0,
+            impostor: 0,
+        }),
+    };
+    let mut curves = Vec::new();
+    let mut comparisons = 0usize;
+    let mut seconds = 0.0;
+    for set in &sets {
+        let prepared = load_set(set, source)?;
+        let (genuine, impostor) = fvc::protocol(set);
+        let bar = progress((genuine.len() + impostor.len()) as u64, &set.name);
+        let started = Instant::now();
+        let g = score_pairs(&prepared, &genuine, bar.as_ref());
+        let i = score_pairs(&prepared, &impostor, bar.as_ref());
+        seconds += started.elapsed().as_secs_f64();
+        comparisons += genuine.len() + impostor.len();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if let Some(w) = csv.as_mut() {
+            for (pairs, scores) in [(&genuine, &g), (&impostor, &i)] {
+                for (&(a, b), s) in pairs.iter().zip(scores.iter()) {
+                    writeln!(
+                        w,
+                        "{},{},{s}",
+                        set.samples[a].path.display(),
+                        set.samples[b].path.display()
+                    )?;
+                }
+            }
+        }
+        let rates = metrics::error_rates(&g, &i);
+        curves.push((set.name.clone(), metrics::det_curve(&g, &i)));
+        report.sets.insert(set.name.clone(), rates.into());
+    }
+    if let Some(mut w) = csv {
+        w.flush()?;
+    }
+    let n = report.sets.len() as f64;
+    let mut mean = report.mean;
+    for p in report.sets.values() {
+        mean.eer += p.eer / n;
+        mean.fmr100 += p.fmr100 / n;
+        mean.fmr1000 += p.fmr1000 / n;
+        mean.zerofmr += p.zerofmr / n;
+        mean.genuine += p.genuine;
+        mean.impostor += p.impostor;
+    }
+    report.mean = mean;
+    if let Some(p) = det_path {
+        det::plot(
+            p,
+            &format!("DET, FVC protocol, {} source", report.source),
+            &curves,
+        )?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{:<10} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "set", "genuine", "impostor", "EER", "FMR100", "FMR1000", "ZeroFMR"
+    );
+    let line = |name: &str, p: &Percent| {
+        println!(
+            "{:<10} {:>8} {:>9} {:>7.2}% {:>7.2}% {:>7.2}% {:>7.2}%",
+            name, p.genuine, p.impostor, p.eer, p.fmr100, p.fmr1000, p.zerofmr
+        );
+    };
+    for (name, p) in &report.sets {
+        line(name, p);
+    }
+    line("mean", &report.mean);
+    eprintln!(
+        "{comparisons} comparisons in {seconds:.2} s on {} threads ({:.0} per second)",
+        rayon::current_num_threads(),
+        comparisons as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+fn impostors(dataset: &Path, out: &Path) -> anyhow::Result<()> {
+    let sets = fvc::discover(dataset, "iso")?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut total = 0;
+    for set in &sets {
+        let prepared = load_set(set, Source::Iso)?;
+        let pairs = fvc::all_impostors(set);
+        let raw: Vec<f32> = pairs
+            .par_iter()
+            .map(|&(a, b)| matching::compare_detailed(&prepared[a], &prepared[b]).raw)
+            .collect();
+        for r in raw {
+            writeln!(w, "{r}")?;
+        }
+        total += pairs.len();
+    }
+    w.flush()?;
+    eprintln!("{total} impostor raw scores written to {}", out.display());
+    Ok(())
+}
+
+fn main() {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Verify {
+            dataset,
+            source,
+            scores,
+            det,
+            json,
+        } => verify(&dataset, source, scores.as_deref(), det.as_deref(), json),
+        Command::Impostors { dataset, out } => impostors(&dataset, &out),
+    };
+    if let Err(e) = result {
+        eprintln!("daktilo-bench: error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,345 @@
+//! 1:1 comparison of templates with calibrated scores.
+//!
+//! A template is prepared once ([`prepare`]): its minutiae are scaled to 500 ppi, each gets
+//! a cylinder (a bit-vector local structure, see [`cylinder`]), and the distances and
+//! radial angles between minutiae are tabulated. Two prepared templates are then compared
+//! ([`compare`]) from any thread without allocating: every pair of cylinders is scored
+//! (AND, XOR, popcount), the best one-to-one pairs are kept, and a relaxation rewards pairs
+//! whose geometry agrees with the others' (local similarity sort with relaxation, LSS-R).
+//! The raw result in `[0, 1]` is mapped to a calibrated score, about −10·log10(FMR)
+//! (see [`calibration`]).
+//!
+//! The algorithm and its sources are described in `docs/matching.md`.
+
+pub mod calibration;
+pub mod cylinder;
+mod geometry;
+pub mod params;
+
+use std::cell::RefCell;
+use std::f32::consts::TAU;
+use std::sync::OnceLock;
+
+use crate::template::{Resolution, Template};
+use cylinder::{Cylinder, Point};
+use geometry::angle_diff;
+use params::*;
+
+pub use calibration::{Score, threshold_for_fmr};
+
+/// Why a template cannot be prepared for matching.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatchError {
+    /// The template declares a resolution of 0, so its minutiae cannot be scaled.
+    #[error("the template's resolution is 0 pixels per centimetre; minutiae cannot be scaled")]
+    ZeroResolution,
+}
+
+/// A template prepared for matching: build once, compare many times, share across threads.
+#[derive(Debug, Clone)]
+pub struct PreparedTemplate {
+    points: Vec<Point>,
+    /// Cylinders of the minutiae that have a trustworthy one, with the minutia's index.
+    cylinders: Vec<Cylinder>,
+    cylinder_minutia: Vec<u8>,
+    /// `distances[i * n + j]`: distance between minutiae `i` and `j`, px.
+    distances: Vec<f32>,
+    /// `radial[i * n + j]`: direction of the segment from `i` to `j`, relative to `i`'s.
+    radial: Vec<f32>,
+}
+
+impl PreparedTemplate {
+    /// Number of minutiae.
+    pub fn minutiae(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Number of minutiae with a usable cylinder.
+    pub fn cylinders(&self) -> usize {
+        self.cylinders.len()
+    }
+}
+
+/// Prepares a template (one view) for matching.
+pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
+    let Resolution { x: rx, y: ry } = template.resolution;
+    if rx == 0 || ry == 0 {
+        return Err(MatchError::ZeroResolution);
+    }
+    let (sx, sy) = (MATCH_PPCM / f32::from(rx), MATCH_PPCM / f32::from(ry));
+    // At most 255 minutiae (the formats' limit); more would not fit the u8 indices below.
+    let points: Vec<Point> = template
+        .minutiae
+        .iter()
+        .take(255)
+        .map(|m| Point {
+            x: f32::from(m.x) * sx,
+            y: -f32::from(m.y) * sy,
+            theta: m.direction_radians(),
+        })
+        .collect();
+    let n = points.len();
+    let mut cylinders = Vec::new();
+    let mut cylinder_minutia = Vec::new();
+    for (i, c) in cylinder::build(&points).into_iter().enumerate() {
+        if let Some(c) = c {
+            cylinders.push(c);
+            cylinder_minutia.push(i as u8);
+        }
+    }
+    let mut distances = vec![0.0; n * n];
+    let mut radial = vec![0.0; n * n];
+    for (i, a) in points.iter().enumerate() {
+        for (j, b) in points.iter().enumerate() {
+            let (dx, dy) = (b.x - a.x, b.y - a.y);
+            distances[i * n + j] = (dx * dx + dy * dy).sqrt();
+            radial[i * n + j] = angle_diff(dy.atan2(dx), a.theta);
+        }
+    }
+    Ok(PreparedTemplate {
+        points,
+        cylinders,
+        cylinder_minutia,
+        distances,
+        radial,
+    })
+}
+
+/// The outcome of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The calibrated score.
+    pub score: Score,
+    /// The uncalibrated similarity in `[0, 1]`.
+    pub raw: f32,
+    /// The minutia pairs (probe index, candidate index) that carried the score, best first.
+    pub pairs: Vec<(u8, u8)>,
+}
+
+/// Compares a probe with a candidate; the calibrated score only.
+pub fn compare(probe: &PreparedTemplate, candidate: &PreparedTemplate) -> Score {
+    calibration::calibrate(
+        SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), None)),
+    )
+}
+
+/// Compares a probe with a candidate and says which minutiae were paired.
+pub fn compare_detailed(probe: &PreparedTemplate, candidate: &PreparedTemplate) -> Comparison {
+    let mut pairs = Vec::new();
+    let raw =
+        SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), Some(&mut pairs)));
+    Comparison {
+        score: calibration::calibrate(raw),
+        raw,
+        pairs,
+    }
+}
+
+/// Per-thread buffers reused across comparisons.
+#[derive(Default)]
+struct Scratch {
+    keys: Vec<u32>,
+    chosen: Vec<(u8, u8, f32)>,
+    lambda: Vec<f32>,
+    next: Vec<f32>,
+    rho: Vec<f32>,
+    used_a: Vec<bool>,
+    used_b: Vec<bool>,
+    order: Vec<(f32, usize)>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn sigmoid(v: f32, mu: f32, tau: f32) -> f32 {
+    1.0 / (1.0 + (-tau * (v - mu)).exp())
+}
+
+/// How many top pairs make the score, from the smaller cylinder count.
+fn pairs_in_score(na: usize, nb: usize) -> usize {
+    let z = sigmoid(na.min(nb) as f32, MU_P, TAU_P);
+    MIN_NP + (z * (MAX_NP - MIN_NP) as f32).round() as usize
+}
+
+struct RhoTables {
+    distance: Vec<f32>,
+    angle: Vec<f32>,
+    radial: Vec<f32>,
+}
+
+const DISTANCE_STEPS_PER_PX: f32 = 8.0;
+const DISTANCE_TABLE_PX: f32 = 48.0;
+const ANGLE_STEPS: usize = 512;
+
+fn rho_tables() -> &'static RhoTables {
+    static TABLES: OnceLock<RhoTables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let d = (DISTANCE_TABLE_PX * DISTANCE_STEPS_PER_PX) as usize;
+        let angle = |(mu, tau): (f32, f32)| -> Vec<f32> {
+            (0..=ANGLE_STEPS)
+                .map(|i| {
+                    sigmoid(
+                        i as f32 * std::f32::consts::PI / ANGLE_STEPS as f32,
+                        mu,
+                        tau,
+                    )
+                })
+                .collect()
+        };
+        RhoTables {
+            distance: (0..=d)
+                .map(|i| {
+                    sigmoid(
+                        i as f32 / DISTANCE_STEPS_PER_PX,
+                        RHO_DISTANCE.0,
+                        RHO_DISTANCE.1,
+                    )
+                })
+                .collect(),
+            angle: angle(RHO_DIRECTION),
+            radial: angle(RHO_RADIAL),
+        }
+    })
+}
+
+#[inline]
+fn angle_index(d: f32) -> usize {
+    ((d.abs() * (ANGLE_STEPS as f32 / std::f32::consts::PI)) as usize).min(ANGLE_STEPS)
+}
+
+fn raw_similarity(
+    a: &PreparedTemplate,
+    b: &PreparedTemplate,
+    s: &mut Scratch,
+    pairs_out: Option<&mut Vec<(u8, u8)>>,
+) -> f32 {
+    let (na, nb) = (a.cylinders.len(), b.cylinders.len());
+    if na == 0 || nb == 0 {
+        return 0.0;
+    }
+    // 1. Local similarities of every compatible pair of cylinders.
+    let min_common = (MIN_COMMON_CELLS * cylinder::disc_cells() as f32).ceil() as u32;
+    s.keys.clear();
+    for (i, ca) in a.cylinders.iter().enumerate() {
+        let ta = a.points[usize::from(a.cylinder_minutia[i])].theta;
+        for (j, cb) in b.cylinders.iter().enumerate() {
+            let tb = b.points[usize::from(b.cylinder_minutia[j])].theta;
+            if angle_diff(ta, tb).abs() > MAX_DIRECTION_DIFFERENCE {
+                continue;
+            }
+            let sim = cylinder::similarity(ca, cb, min_common);
+            if sim > 0.0 {
+                let q = (sim * 65535.0) as u32;
+                s.keys.push((q << 16) | ((i as u32) << 8) | j as u32);
+            }
+        }
+    }
+    if s.keys.is_empty() {
+        return 0.0;
+    }
+    // 2. The best one-to-one pairs, greedily from the top.
+    let wanted = na.min(nb);
+    let shortlist = (4 * wanted).min(s.keys.len());
+    if shortlist < s.keys.len() {
+        s.keys
+            .select_nth_unstable_by(shortlist - 1, |x, y| y.cmp(x));
+        s.keys.truncate(shortlist);
+    }
+    s.keys.sort_unstable_by(|x, y| y.cmp(x));
+    s.used_a.clear();
+    s.used_a.resize(na, false);
+    s.used_b.clear();
+    s.used_b.resize(nb, false);
+    s.chosen.clear();
+    for &key in &s.keys {
+        let (i, j) = (((key >> 8) & 0xff) as usize, (key & 0xff) as usize);
+        if s.used_a[i] || s.used_b[j] {
+            continue;
+        }
+        s.used_a[i] = true;
+        s.used_b[j] = true;
+        let sim = (key >> 16) as f32 / 65535.0;
+        s.chosen
+            .push((a.cylinder_minutia[i], b.cylinder_minutia[j], sim));
+        if s.chosen.len() == wanted {
+            break;
+        }
+    }
+    let nr = s.chosen.len();
+    let np = pairs_in_score(na, nb);
+    // 3. Relaxation: a pair's similarity is pulled towards the similarities of the pairs
+    //    geometrically compatible with it.
+    s.lambda.clear();
+    s.lambda.extend(s.chosen.iter().map(|c| c.2));
+    if nr > 1 {
+        let t = rho_tables();
+        let (an, bn) = (a.points.len(), b.points.len());
+        s.rho.clear();
+        s.rho.resize(nr * nr, 0.0);
+        for r in 0..nr {
+            let (ar, br, _) = s.chosen[r];
+            let (ar, br) = (usize::from(ar), usize::from(br));
+            for c in 0..nr {
+                if c == r {
+                    continue;
+                }
+                let (ac, bc, _) = s.chosen[c];
+                let (ac, bc) = (usize::from(ac), usize::from(bc));
+                let dd = (a.distances[ar * an + ac] - b.distances[br * bn + bc]).abs();
+                let di = (dd * DISTANCE_STEPS_PER_PX) as usize;
+                if di >= t.distance.len() {
+                    continue;
+                }
+                let dth = angle_diff(
+                    angle_diff(a.points[ar].theta, a.points[ac].theta),
+                    angle_diff(b.points[br].theta, b.points[bc].theta),
+                );
+                let drad = angle_diff(a.radial[ar * an + ac], b.radial[br * bn + bc]);
+                s.rho[r * nr + c] =
+                    t.distance[di] * t.angle[angle_index(dth)] * t.radial[angle_index(drad)];
+            }
+        }
+        let share = (1.0 - RELAX_WEIGHT) / (nr - 1) as f32;
+        for _ in 0..RELAX_ITERATIONS {
+            s.next.clear();
+            for r in 0..nr {
+                let row = &s.rho[r * nr..(r + 1) * nr];
+                let support: f32 = row.iter().zip(&s.lambda).map(|(p, l)| p * l).sum();
+                s.next.push(RELAX_WEIGHT * s.lambda[r] + share * support);
+            }
+            std::mem::swap(&mut s.lambda, &mut s.next);
+        }
+    }
+    // 4. The score: mean relaxed similarity of the np most efficient pairs (those whose
+    //    similarity relaxation kept best), divided by np even when fewer pairs exist.
+    s.order.clear();
+    for r in 0..nr {
+        let efficiency = s.lambda[r] / s.chosen[r].2.max(f32::MIN_POSITIVE);
+        s.order.push((efficiency, r));
+    }
+    s.order.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
+    let take = np.min(nr);
+    let total: f32 = s.order[..take].iter().map(|&(_, r)| s.lambda[r]).sum();
+    if let Some(out) = pairs_out {
+        out.clear();
+        out.extend(
+            s.order[..take]
+                .iter()
+                .map(|&(_, r)| (s.chosen[r].0, s.chosen[r].1)),
+        );
+    }
+    let raw = total / np as f32;
+    if raw.is_finite() {
+        raw.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_sync() {
+    fn is_sync<T: Sync + Send>() {}
+    is_sync::<PreparedTemplate>();
+    let _ = TAU;
+}

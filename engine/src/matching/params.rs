@@ -1,0 +1,58 @@
+//! Every tuned constant of the matcher, named, with its unit. Distances are in pixels at
+//! 500 ppi (templates at other resolutions are scaled on preparation); angles in radians.
+//! One parameter set serves every sensor.
+
+use std::f32::consts::PI;
+
+/// The resolution minutiae are scaled to before matching, in pixels per centimetre.
+pub const MATCH_PPCM: f32 = 197.0;
+
+// Cylinders (Cappelli, Ferrara, Maltoni 2010, "Minutia Cylinder-Code").
+
+/// Cylinder radius, px.
+pub const RADIUS: f32 = 70.0;
+/// Spatial cells along each side of a cylinder's base.
+pub const NS: usize = 16;
+/// Angular sections of a cylinder.
+pub const ND: usize = 6;
+/// Spatial cell size, px.
+pub const CELL: f32 = 2.0 * RADIUS / NS as f32;
+/// Angular section height, rad.
+pub const SECTION: f32 = 2.0 * PI / ND as f32;
+/// Standard deviation of the spatial contribution, px.
+pub const SIGMA_S: f32 = 28.0 / 3.0;
+/// Standard deviation of the directional contribution, rad.
+pub const SIGMA_D: f32 = 2.0 * PI / 9.0;
+/// A cell's bit is set when its summed contribution exceeds this.
+pub const MU_PSI: f32 = 0.01;
+/// How far outside the minutiae's convex hull cells still count as valid, px.
+pub const HULL_MARGIN: f32 = 50.0;
+/// A cylinder is kept when at least this share of its base's cells is valid.
+pub const MIN_VALID_CELLS: f32 = 0.75;
+/// ...and at least this many other minutiae lie within reach of its cells.
+pub const MIN_NEIGHBOURS: usize = 2;
+/// Two cylinders are compared only when this share of their cells is valid in both.
+pub const MIN_COMMON_CELLS: f32 = 0.6;
+/// Two cylinders are compared only when their minutiae's directions differ by at most this.
+pub const MAX_DIRECTION_DIFFERENCE: f32 = PI / 2.0;
+
+// Consolidation: local similarity sort with relaxation (LSS-R, same paper).
+
+/// Fewest and most top pairs averaged into the score.
+pub const MIN_NP: usize = 4;
+/// See [`MIN_NP`].
+pub const MAX_NP: usize = 12;
+/// Sigmoid centre and slope that choose between them from the smaller minutia count.
+pub const MU_P: f32 = 20.0;
+/// See [`MU_P`].
+pub const TAU_P: f32 = 0.4;
+/// Relaxation iterations.
+pub const RELAX_ITERATIONS: usize = 5;
+/// Weight of a pair's own similarity in each relaxation step.
+pub const RELAX_WEIGHT: f32 = 0.5;
+/// Compatibility of two pairs: sigmoid centre and slope for the distance difference (px).
+pub const RHO_DISTANCE: (f32, f32) = (5.0, -8.0 / 5.0);
+/// ...for the direction difference (rad).
+pub const RHO_DIRECTION: (f32, f32) = (PI / 12.0, -30.0);
+/// ...for the radial angle difference (rad).
+pub const RHO_RADIAL: (f32, f32) = (PI / 12.0, -30.0);
