@@ -54,14 +54,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Raw scores of every cross-finger pair of every set, for fitting the calibration.
-    Impostors {
-        /// A folder of sets, as for `verify`.
+    /// Fit the score calibration on every cross-finger (impostor) pair of every set and
+    /// print the knots for `engine/src/matching/calibration.rs`.
+    Calibrate {
+        /// A folder of sets, as for `verify` (ISO templates).
         #[arg(long)]
         dataset: PathBuf,
-        /// Where to write `raw` scores, one per line.
+        /// Also write the raw impostor scores, one per line.
         #[arg(long)]
-        out: PathBuf,
+        raw: Option<PathBuf>,
     },
 }
 
@@ -265,24 +266,36 @@ fn verify(
     Ok(())
 }
 
-fn impostors(dataset: &Path, out: &Path) -> anyhow::Result<()> {
+fn calibrate(dataset: &Path, raw_out: Option<&Path>) -> anyhow::Result<()> {
     let sets = fvc::discover(dataset, "iso")?;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
-    let mut total = 0;
+    let mut raw = Vec::new();
     for set in &sets {
         let prepared = load_set(set, Source::Iso)?;
         let pairs = fvc::all_impostors(set);
-        let raw: Vec<f32> = pairs
-            .par_iter()
-            .map(|&(a, b)| matching::compare_detailed(&prepared[a], &prepared[b]).raw)
-            .collect();
-        for r in raw {
+        raw.par_extend(
+            pairs.par_iter().map(|&(a, b)| {
+                f64::from(matching::compare_detailed(&prepared[a], &prepared[b]).raw)
+            }),
+        );
+    }
+    if let Some(p) = raw_out {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(p)?);
+        for r in &raw {
             writeln!(w, "{r}")?;
         }
-        total += pairs.len();
+        w.flush()?;
     }
-    w.flush()?;
-    eprintln!("{total} impostor raw scores written to {}", out.display());
+    let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+    println!(
+        "// Fitted by `daktilo-bench calibrate` on {} impostor comparisons (every cross-finger pair) of {}.",
+        raw.len(),
+        names.join(", ")
+    );
+    println!("const KNOTS: &[(f32, f32)] = &[");
+    for (r, s) in daktilo_bench::calibration::fit(&raw) {
+        println!("    ({r:.6}, {s:.2}),");
+    }
+    println!("];");
     Ok(())
 }
 
@@ -296,7 +309,7 @@ fn main() {
             det,
             json,
         } => verify(&dataset, source, scores.as_deref(), det.as_deref(), json),
-        Command::Impostors { dataset, out } => impostors(&dataset, &out),
+        Command::Calibrate { dataset, raw } => calibrate(&dataset, raw.as_deref()),
     };
     if let Err(e) = result {
         eprintln!("daktilo-bench: error: {e:#}");

@@ -148,8 +148,9 @@ fn sqrt_table() -> &'static [f32] {
 }
 
 /// Similarity of two cylinders in `[0, 1]`, over the cells valid in both; 0 when fewer
-/// than `min_common` cells are.
-#[inline]
+/// than `min_common` cells are. Always inlined, so that it is compiled with the caller's
+/// instruction set (see `local_similarities`).
+#[inline(always)]
 pub fn similarity(a: &Cylinder, b: &Cylinder, min_common: u32) -> f32 {
     let mut mask = [0u64; WORDS];
     let mut common = 0;

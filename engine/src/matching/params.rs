@@ -35,6 +35,8 @@ pub const MIN_NEIGHBOURS: usize = 2;
 pub const MIN_COMMON_CELLS: f32 = 0.6;
 /// Two cylinders are compared only when their minutiae's directions differ by at most this.
 pub const MAX_DIRECTION_DIFFERENCE: f32 = PI / 2.0;
+/// [`MAX_DIRECTION_DIFFERENCE`] in binary angle units (1/256 turn).
+pub const MAX_DIRECTION_UNITS: u8 = 64;
 
 // Consolidation: local similarity sort with relaxation (LSS-R, same paper).
 
