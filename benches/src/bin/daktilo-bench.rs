@@ -163,6 +163,13 @@ fn verify(
             dataset.display()
         );
     }
+    if let Some(parent) = det_path
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        bail!("{}: no such folder for the DET plot", parent.display());
+    }
     let mut csv = match scores {
         Some(p) => Some(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| p.display().to_string())?,
@@ -238,7 +245,8 @@ fn verify(
             p,
             &format!("DET, FVC protocol, {} source", report.source),
             &curves,
-        )?;
+        )
+        .map_err(|e| anyhow::anyhow!("writing the DET plot to {}: {e}", p.display()))?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

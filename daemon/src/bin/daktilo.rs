@@ -27,6 +27,23 @@ enum Command {
     /// Inspect and convert minutiae templates (ISO/IEC 19794-2, ANSI INCITS 378, native).
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Compare two templates (1:1): calibrated score and decision.
+    Match {
+        /// The probe template.
+        probe: PathBuf,
+        /// The candidate template.
+        candidate: PathBuf,
+        /// Decide "match" at the score for this false match rate (1e-4 is score 40).
+        #[arg(long, default_value_t = 1e-4)]
+        fmr: f64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Draw both prints side by side with the paired minutiae joined (PNG). The images
+        /// are taken from beside the templates (same name, .tif/.png/...) when present.
+        #[arg(long, value_name = "OUT.png")]
+        render: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -70,6 +87,13 @@ fn run(args: Args) -> Result<String, Failure> {
             to,
             lenient,
         }) => cli::template::convert(&input, &output, to, lenient),
+        Command::Match {
+            probe,
+            candidate,
+            fmr,
+            json,
+            render,
+        } => cli::matching::run(&probe, &candidate, fmr, json, render.as_deref()),
     }
 }
 

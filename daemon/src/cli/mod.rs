@@ -1,5 +1,7 @@
 //! The `daktilo` command line: commands and their exit codes.
 
+pub mod matching;
+pub mod render;
 pub mod template;
 
 use std::fmt;

@@ -129,7 +129,8 @@ pub struct Comparison {
     pub score: Score,
     /// The uncalibrated similarity in `[0, 1]`.
     pub raw: f32,
-    /// The minutia pairs (probe index, candidate index) that carried the score, best first.
+    /// Paired minutiae (probe index, candidate index), best first: those that carried the
+    /// score, then the others that the relaxation found consistent with them.
     pub pairs: Vec<(u8, u8)>,
 }
 
@@ -372,11 +373,16 @@ fn raw_similarity(
     let take = np.min(nr);
     let total: f32 = s.order[..take].iter().map(|&(_, r)| s.lambda[r]).sum();
     if let Some(out) = pairs_out {
+        // For people: the pairs that made the score, then every other pair whose relaxed
+        // similarity is at least half their mean (the geometry agreed with them).
+        let floor = 0.5 * total / take.max(1) as f32;
         out.clear();
         out.extend(
-            s.order[..take]
+            s.order
                 .iter()
-                .map(|&(_, r)| (s.chosen[r].0, s.chosen[r].1)),
+                .enumerate()
+                .filter(|&(k, &(_, r))| k < take || s.lambda[r] >= floor)
+                .map(|(_, &(_, r))| (s.chosen[r].0, s.chosen[r].1)),
         );
     }
     let raw = total / np as f32;
