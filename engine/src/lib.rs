@@ -17,5 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod datasets;
+pub mod extract;
+pub mod image;
 pub mod matching;
 pub mod template;

@@ -10,7 +10,7 @@ use daktilo_bench::det;
 use daktilo_bench::fvc::{self, Set};
 use daktilo_bench::metrics::{self, ErrorRates};
 use daktilo_engine::matching::{self, PreparedTemplate};
-use daktilo_engine::template;
+use daktilo_engine::{extract, template};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -34,6 +34,14 @@ enum Source {
     Image,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Impostors {
+    /// First impression of each finger against the first of every other (FVC).
+    Fvc,
+    /// Every impression against every impression of every other finger.
+    All,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Verification accuracy with the FVC protocol: EER, FMR100, FMR1000, ZeroFMR per set.
@@ -53,6 +61,17 @@ enum Command {
         /// Print the figures as one JSON object on standard output (rates in percent).
         #[arg(long)]
         json: bool,
+        /// Resolution of a set's images, e.g. DB2_B=569 (repeatable). FVC2002 DB2 is known;
+        /// otherwise the file's own resolution, or 500.
+        #[arg(long, value_parser = parse_ppi)]
+        ppi: Vec<(String, f32)>,
+        /// Only these fingers, e.g. 106-110 (a held-out check).
+        #[arg(long, value_parser = parse_fingers)]
+        fingers: Option<(u32, u32)>,
+        /// Impostor comparisons: the FVC protocol's (first impressions only) or every
+        /// cross-finger pair (for studying the impostor tail; not FVC figures).
+        #[arg(long, value_enum, default_value = "fvc")]
+        impostors: Impostors,
     },
     /// Fit the score calibration on every cross-finger (impostor) pair of every set and
     /// print the knots for `engine/src/matching/calibration.rs`.
@@ -66,22 +85,63 @@ enum Command {
     },
 }
 
-fn load_set(set: &Set, source: Source) -> anyhow::Result<Vec<PreparedTemplate>> {
-    if source == Source::Image {
-        bail!("--source image needs the extractor, which is not built yet (issue 4)");
-    }
+/// Sensor resolutions of sets whose images do not declare one (FVC2002: DB2 is 569 dpi,
+/// the others 500; see the datasets README).
+const KNOWN_PPI: &[(&str, f32)] = &[("DB2_A", 569.0), ("DB2_B", 569.0)];
+
+fn set_ppi(set: &Set, overrides: &[(String, f32)]) -> Option<f32> {
+    overrides
+        .iter()
+        .find(|(n, _)| *n == set.name)
+        .map(|(_, p)| *p)
+        .or_else(|| {
+            KNOWN_PPI
+                .iter()
+                .find(|(n, _)| *n == set.name)
+                .map(|(_, p)| *p)
+        })
+}
+
+fn load_set(
+    set: &Set,
+    source: Source,
+    ppi: &[(String, f32)],
+) -> anyhow::Result<Vec<PreparedTemplate>> {
+    let ppi = set_ppi(set, ppi);
     set.samples
         .par_iter()
         .map(|s| {
             let bytes = std::fs::read(&s.path).with_context(|| s.path.display().to_string())?;
-            let record = template::decode(&bytes).with_context(|| s.path.display().to_string())?;
-            let view = record
-                .templates
-                .first()
-                .with_context(|| format!("{}: no finger view", s.path.display()))?;
-            matching::prepare(view).with_context(|| s.path.display().to_string())
+            let view = match source {
+                Source::Iso => {
+                    let record =
+                        template::decode(&bytes).with_context(|| s.path.display().to_string())?;
+                    record
+                        .templates
+                        .into_iter()
+                        .next()
+                        .with_context(|| format!("{}: no finger view", s.path.display()))?
+                }
+                Source::Image => {
+                    let options = extract::ExtractOptions { ppi, debug: false };
+                    extract::extract_file(&bytes, &options)
+                        .with_context(|| s.path.display().to_string())?
+                        .template
+                }
+            };
+            matching::prepare(&view).with_context(|| s.path.display().to_string())
         })
         .collect()
+}
+
+fn parse_ppi(text: &str) -> Result<(String, f32), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or("expected SET=PPI, e.g. DB2_B=569")?;
+    let ppi: f32 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    Ok((name.to_string(), ppi))
 }
 
 fn progress(total: u64, label: &str) -> Option<ProgressBar> {
@@ -147,16 +207,48 @@ impl From<ErrorRates> for Percent {
     }
 }
 
-fn verify(
-    dataset: &Path,
+fn parse_fingers(text: &str) -> Result<(u32, u32), String> {
+    let (a, b) = text
+        .split_once('-')
+        .ok_or("expected FIRST-LAST, e.g. 106-110")?;
+    let parse = |t: &str| {
+        t.parse::<u32>()
+            .map_err(|_| format!("{t:?} is not a finger number"))
+    };
+    Ok((parse(a)?, parse(b)?))
+}
+
+struct VerifyArgs<'a> {
+    dataset: &'a Path,
     source: Source,
-    scores: Option<&Path>,
-    det_path: Option<&Path>,
+    scores: Option<&'a Path>,
+    det_path: Option<&'a Path>,
     json: bool,
-) -> anyhow::Result<()> {
+    ppi: &'a [(String, f32)],
+    fingers: Option<(u32, u32)>,
+    impostors: Impostors,
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let VerifyArgs {
+        dataset,
+        source,
+        scores,
+        det_path,
+        json,
+        ppi,
+        fingers,
+        impostors,
+    } = args;
     let extension = if source == Source::Iso { "iso" } else { "tif" };
-    let sets = fvc::discover(dataset, extension)
+    let mut sets = fvc::discover(dataset, extension)
         .with_context(|| format!("reading {}", dataset.display()))?;
+    if let Some((first, last)) = fingers {
+        for set in &mut sets {
+            set.samples.retain(|s| (first..=last).contains(&s.finger));
+        }
+        sets.retain(|s| !s.samples.is_empty());
+    }
     if sets.is_empty() {
         bail!(
             "{}: no <finger>_<impression>.{extension} files found",
@@ -199,8 +291,21 @@ fn verify(
     let mut comparisons = 0usize;
     let mut seconds = 0.0;
     for set in &sets {
-        let prepared = load_set(set, source)?;
-        let (genuine, impostor) = fvc::protocol(set);
+        let started = Instant::now();
+        let prepared = load_set(set, source, ppi)?;
+        if source == Source::Image {
+            eprintln!(
+                "{}: {} images extracted in {:.2} s on {} threads",
+                set.name,
+                set.samples.len(),
+                started.elapsed().as_secs_f64(),
+                rayon::current_num_threads()
+            );
+        }
+        let (genuine, mut impostor) = fvc::protocol(set);
+        if impostors == Impostors::All {
+            impostor = fvc::all_impostors(set);
+        }
         let bar = progress((genuine.len() + impostor.len()) as u64, &set.name);
         let started = Instant::now();
         let g = score_pairs(&prepared, &genuine, bar.as_ref());
@@ -278,7 +383,7 @@ fn calibrate(dataset: &Path, raw_out: Option<&Path>) -> anyhow::Result<()> {
     let sets = fvc::discover(dataset, "iso")?;
     let mut raw = Vec::new();
     for set in &sets {
-        let prepared = load_set(set, Source::Iso)?;
+        let prepared = load_set(set, Source::Iso, &[])?;
         let pairs = fvc::all_impostors(set);
         raw.par_extend(
             pairs.par_iter().map(|&(a, b)| {
@@ -316,7 +421,19 @@ fn main() {
             scores,
             det,
             json,
-        } => verify(&dataset, source, scores.as_deref(), det.as_deref(), json),
+            ppi,
+            fingers,
+            impostors,
+        } => verify(VerifyArgs {
+            dataset: &dataset,
+            source,
+            scores: scores.as_deref(),
+            det_path: det.as_deref(),
+            json,
+            ppi: &ppi,
+            fingers,
+            impostors,
+        }),
         Command::Calibrate { dataset, raw } => calibrate(&dataset, raw.as_deref()),
     };
     if let Err(e) = result {

@@ -27,6 +27,24 @@ enum Command {
     /// Inspect and convert minutiae templates (ISO/IEC 19794-2, ANSI INCITS 378, native).
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Extract minutiae templates from fingerprint images (PNG, TIFF, BMP, JPEG, PGM).
+    Extract {
+        /// The images.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Output file (one image) or folder (several images, or an existing folder).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Template format: iso (= iso2005), ansi (= ansi2004), ansi2009 or native.
+        #[arg(long, default_value = "iso", value_parser = cli::template::parse_target)]
+        to: Format,
+        /// The images' resolution in pixels per inch, when the files do not say (default 500).
+        #[arg(long)]
+        ppi: Option<f32>,
+        /// Write a PNG of every pipeline step of every image into this folder.
+        #[arg(long, value_name = "DIR")]
+        debug_dir: Option<PathBuf>,
+    },
     /// Compare two templates (1:1): calibrated score and decision.
     Match {
         /// The probe template.
@@ -87,6 +105,13 @@ fn run(args: Args) -> Result<String, Failure> {
             to,
             lenient,
         }) => cli::template::convert(&input, &output, to, lenient),
+        Command::Extract {
+            images,
+            output,
+            to,
+            ppi,
+            debug_dir,
+        } => cli::extract::run(&images, &output, to, ppi, debug_dir.as_deref()),
         Command::Match {
             probe,
             candidate,

@@ -1,5 +1,6 @@
 //! The `daktilo` command line: commands and their exit codes.
 
+pub mod extract;
 pub mod matching;
 pub mod render;
 pub mod template;

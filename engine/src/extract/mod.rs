@@ -1,0 +1,312 @@
+//! Minutiae extraction: from a grey image to a template.
+//!
+//! The pipeline, one module per step (see `docs/extraction.md` for the papers):
+//!
+//! 1. [`crate::image::to_500ppi`] — resample to 500 ppi;
+//! 2. [`segmentation`] — which blocks hold the print;
+//! 3. normalisation — grey levels to zero mean and unit spread, block by block;
+//! 4. [`orientation`] — ridge direction and its reliability per block;
+//! 5. [`frequency`] — ridge period per block;
+//! 6. [`enhance`] — oriented Gabor filtering (contextual enhancement);
+//! 7. binarisation — the sign of the filtered image;
+//! 8. [`thinning`] — one-pixel-wide ridge skeletons;
+//! 9. [`minutiae`] — endings and bifurcations, with directions;
+//! 10. [`filters`] — false-minutia removal;
+//! 11. [`quality`] — per-minutia and image quality.
+//!
+//! Every step can show its work: with `debug` set, [`extract`] returns an image per step.
+
+pub mod enhance;
+pub mod filters;
+pub mod frequency;
+pub mod minutiae;
+pub mod orientation;
+pub mod params;
+pub mod plane;
+pub mod quality;
+pub mod segmentation;
+pub mod thinning;
+
+use crate::image::{self, GrayImage, ImageError};
+use crate::template::{FingerPosition, ImpressionType, Minutia, MinutiaKind, Resolution, Template};
+use params::*;
+use plane::Plane;
+
+/// What extraction gives.
+#[derive(Debug, Clone)]
+pub struct Extraction {
+    /// The template, in the input image's pixels and resolution.
+    pub template: Template,
+    /// Image quality 0–100 (also in `template.quality`).
+    pub quality: u8,
+    /// One picture per step when asked for (`debug`), in pipeline order.
+    pub debug: Vec<(&'static str, ::image::RgbImage)>,
+}
+
+/// How to extract.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractOptions {
+    /// The image's resolution; `None` takes the file's, or 500 ppi.
+    pub ppi: Option<f32>,
+    /// Keep a picture of each step.
+    pub debug: bool,
+}
+
+/// Why extraction failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExtractError {
+    /// The image could not be decoded or used.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+}
+
+/// Decodes an image file and extracts its minutiae.
+pub fn extract_file(bytes: &[u8], options: &ExtractOptions) -> Result<Extraction, ExtractError> {
+    let decoded = image::decode(bytes)?;
+    let ppi = options
+        .ppi
+        .or(decoded.declared_ppi)
+        .unwrap_or(image::TARGET_PPI);
+    Ok(extract(&decoded.image, ppi, options.debug)?)
+}
+
+/// Extracts the minutiae of a grey image taken at `ppi`.
+pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, ImageError> {
+    let ppi = image::check_ppi(ppi)?;
+    let img = image::to_500ppi(input, ppi)?;
+    let (w, h) = (img.width, img.height);
+    let mut pictures = Vec::new();
+
+    let blocks = segmentation::segment(&img);
+    let normalised = normalise(&img, &blocks);
+    let field = orientation::estimate(&normalised, &blocks);
+    let period = frequency::estimate(&normalised, &blocks, &field);
+    let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
+    let mut skeleton: Vec<u8> = enhanced.data.iter().map(|&v| u8::from(v < 0.0)).collect();
+    if debug {
+        pictures.push(("1-mask", debug_mask(&img, &blocks)));
+        pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));
+        pictures.push(("3-frequency", debug_frequency(&blocks, &period, w, h)));
+        pictures.push(("4-enhanced", debug_plane(&enhanced)));
+        pictures.push(("5-binary", debug_binary(&skeleton, w, h)));
+    }
+    thinning::thin(&mut skeleton, w, h);
+    if debug {
+        pictures.push(("6-skeleton", debug_binary(&skeleton, w, h)));
+    }
+    let inside = |x: usize, y: usize| blocks.is_foreground_px(x as f32, y as f32);
+    let mut candidates = minutiae::detect(&skeleton, w, h, &field, inside);
+    let near_background = |x: usize, y: usize, r: f32| {
+        (0..16).any(|k| {
+            let a = k as f32 * std::f32::consts::TAU / 16.0;
+            let (px, py) = (x as f32 + r * a.cos(), y as f32 + r * a.sin());
+            px < 0.0
+                || py < 0.0
+                || px >= w as f32
+                || py >= h as f32
+                || !blocks.is_foreground_px(px, py)
+        })
+    };
+    filters::apply(&mut candidates, w, near_background);
+
+    // Back to the input image's pixels and resolution.
+    let back = ppi / image::TARGET_PPI;
+    let mut found: Vec<Minutia> = candidates
+        .iter()
+        .filter(|c| !c.removed)
+        .map(|c| Minutia {
+            x: ((c.x as f32 + 0.5) * back)
+                .round()
+                .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
+            y: ((c.y as f32 + 0.5) * back)
+                .round()
+                .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
+            // Image angles turn clockwise on screen; template directions counter-clockwise.
+            direction: Minutia::direction_from_degrees(-c.angle.to_degrees()),
+            kind: c.kind,
+            quality: quality::minutia_quality(&field, c.x as f32, c.y as f32),
+        })
+        .collect();
+    found.sort_by_key(|m| std::cmp::Reverse(m.quality));
+    found.truncate(MAX_MINUTIAE);
+    let q = quality::image_quality(&blocks, &field, found.len());
+    if debug {
+        pictures.push(("7-minutiae", debug_minutiae(&img, &candidates)));
+    }
+    let ppcm = (ppi / 2.54).round() as u16;
+    let template = Template {
+        finger: FingerPosition::Unknown,
+        view: 0,
+        impression: ImpressionType::LivePlain,
+        quality: q,
+        quality_source: None,
+        width: input.width.min(usize::from(u16::MAX)) as u16,
+        height: input.height.min(usize::from(u16::MAX)) as u16,
+        resolution: Resolution { x: ppcm, y: ppcm },
+        minutiae: found,
+        extensions: Vec::new(),
+        capture: None,
+    };
+    Ok(Extraction {
+        template,
+        quality: q,
+        debug: pictures,
+    })
+}
+
+/// Grey levels to zero mean and unit spread, with block statistics interpolated between
+/// block centres; background pixels become 0.
+fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
+    let mean = Plane {
+        width: blocks.bw,
+        height: blocks.bh,
+        data: blocks.mean.clone(),
+    };
+    let std = Plane {
+        width: blocks.bw,
+        height: blocks.bh,
+        data: blocks.std.iter().map(|s| s.max(1.0)).collect(),
+    };
+    let mut out = Plane::filled(img.width, img.height, 0.0);
+    for y in 0..img.height {
+        let by = y as f32 / BLOCK as f32 - 0.5;
+        for x in 0..img.width {
+            if !blocks.is_foreground_px(x as f32, y as f32) {
+                continue;
+            }
+            let bx = x as f32 / BLOCK as f32 - 0.5;
+            let v = f32::from(img.pixels[y * img.width + x]);
+            out.data[y * img.width + x] = (v - mean.sample(bx, by)) / std.sample(bx, by);
+        }
+    }
+    out
+}
+
+fn grey_to_rgb(img: &GrayImage) -> ::image::RgbImage {
+    ::image::RgbImage::from_fn(img.width as u32, img.height as u32, |x, y| {
+        let v = img.pixels[y as usize * img.width + x as usize];
+        ::image::Rgb([v, v, v])
+    })
+}
+
+fn debug_mask(img: &GrayImage, blocks: &segmentation::Blocks) -> ::image::RgbImage {
+    let mut out = grey_to_rgb(img);
+    for (x, y, p) in out.enumerate_pixels_mut() {
+        if !blocks.is_foreground_px(x as f32, y as f32) {
+            p.0 = [p.0[0] / 2 + 100, p.0[1] / 3, p.0[2] / 3];
+        }
+    }
+    out
+}
+
+fn draw_line(img: &mut ::image::RgbImage, a: (f32, f32), b: (f32, f32), c: [u8; 3]) {
+    let steps = (b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil().max(1.0) as usize;
+    for i in 0..=steps {
+        let t = i as f32 / steps as f32;
+        let (x, y) = (
+            (a.0 + (b.0 - a.0) * t).round(),
+            (a.1 + (b.1 - a.1) * t).round(),
+        );
+        if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
+            img.put_pixel(x as u32, y as u32, ::image::Rgb(c));
+        }
+    }
+}
+
+fn debug_orientation(
+    img: &GrayImage,
+    blocks: &segmentation::Blocks,
+    field: &orientation::OrientationField,
+) -> ::image::RgbImage {
+    let mut out = grey_to_rgb(img);
+    for by in (0..blocks.bh).step_by(2) {
+        for bx in (0..blocks.bw).step_by(2) {
+            if !blocks.foreground[by * blocks.bw + bx] {
+                continue;
+            }
+            let t = field.angle(bx, by);
+            let c = field.coherence.data[by * blocks.bw + bx];
+            let (cx, cy) = (
+                (bx * BLOCK + BLOCK / 2) as f32,
+                (by * BLOCK + BLOCK / 2) as f32,
+            );
+            let r = 7.0;
+            let colour = [(255.0 * (1.0 - c)) as u8, (255.0 * c) as u8, 40];
+            draw_line(
+                &mut out,
+                (cx - r * t.cos(), cy - r * t.sin()),
+                (cx + r * t.cos(), cy + r * t.sin()),
+                colour,
+            );
+        }
+    }
+    out
+}
+
+fn debug_frequency(
+    blocks: &segmentation::Blocks,
+    period: &Plane,
+    w: usize,
+    h: usize,
+) -> ::image::RgbImage {
+    let (lo, hi) = PERIOD_RANGE;
+    ::image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let (bx, by) = (x as usize / BLOCK, y as usize / BLOCK);
+        if !blocks.foreground[by * blocks.bw + bx] {
+            return ::image::Rgb([0, 0, 0]);
+        }
+        let v = ((period.data[by * blocks.bw + bx] - lo) / (hi - lo)).clamp(0.0, 1.0);
+        ::image::Rgb([(255.0 * v) as u8, 80, (255.0 * (1.0 - v)) as u8])
+    })
+}
+
+fn debug_plane(p: &Plane) -> ::image::RgbImage {
+    let max = p.data.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+    ::image::RgbImage::from_fn(p.width as u32, p.height as u32, |x, y| {
+        let v = (128.0 + 127.0 * p.at(x as usize, y as usize) / max) as u8;
+        ::image::Rgb([v, v, v])
+    })
+}
+
+fn debug_binary(g: &[u8], w: usize, h: usize) -> ::image::RgbImage {
+    ::image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let v = if g[y as usize * w + x as usize] == 1 {
+            0
+        } else {
+            255
+        };
+        ::image::Rgb([v, v, v])
+    })
+}
+
+fn debug_minutiae(img: &GrayImage, candidates: &[minutiae::Candidate]) -> ::image::RgbImage {
+    let mut out = grey_to_rgb(img);
+    for p in out.pixels_mut() {
+        let v = 110 + (u16::from(p.0[0]) * 145 / 255) as u8;
+        p.0 = [v, v, v];
+    }
+    for c in candidates {
+        let colour = match (c.removed, c.kind) {
+            (true, _) => [150, 150, 150],
+            (false, MinutiaKind::Bifurcation) => [20, 160, 60],
+            (false, _) => [30, 90, 230],
+        };
+        let (x, y) = (c.x as f32, c.y as f32);
+        for k in 0..24 {
+            let a = k as f32 * std::f32::consts::TAU / 24.0;
+            draw_line(
+                &mut out,
+                (x + 4.0 * a.cos(), y + 4.0 * a.sin()),
+                (x + 4.0 * a.cos(), y + 4.0 * a.sin()),
+                colour,
+            );
+        }
+        draw_line(
+            &mut out,
+            (x, y),
+            (x + 12.0 * c.angle.cos(), y + 12.0 * c.angle.sin()),
+            colour,
+        );
+    }
+    out
+}

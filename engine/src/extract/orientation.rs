@@ -1,0 +1,98 @@
+//! The orientation field: the local ridge direction (modulo 180°) per block, with its
+//! reliability (coherence), from averaged squared gradients — Kass and Witkin's
+//! doubled-angle averaging as used by Hong, Wan and Jain (1998).
+
+use super::params::*;
+use super::plane::{Plane, blur};
+use super::segmentation::Blocks;
+
+/// Ridge orientation per block.
+#[derive(Debug, Clone)]
+pub struct OrientationField {
+    /// cos 2θ per block, θ the ridge direction in image coordinates (y down).
+    pub cos2: Plane,
+    /// sin 2θ per block.
+    pub sin2: Plane,
+    /// Coherence in [0, 1] per block: 1 for perfectly parallel ridges.
+    pub coherence: Plane,
+}
+
+impl OrientationField {
+    /// The ridge direction θ in [0, π) of block (bx, by), image coordinates (y down).
+    pub fn angle(&self, bx: usize, by: usize) -> f32 {
+        let i = by * self.cos2.width + bx;
+        let t = 0.5 * self.sin2.data[i].atan2(self.cos2.data[i]);
+        if t < 0.0 { t + std::f32::consts::PI } else { t }
+    }
+
+    /// The ridge direction at a pixel position, interpolated between block centres.
+    pub fn angle_at(&self, x: f32, y: f32) -> f32 {
+        let (bx, by) = (x / BLOCK as f32 - 0.5, y / BLOCK as f32 - 0.5);
+        let t = 0.5 * self.sin2.sample(bx, by).atan2(self.cos2.sample(bx, by));
+        if t < 0.0 { t + std::f32::consts::PI } else { t }
+    }
+}
+
+/// Computes the orientation field of a normalised image.
+pub fn estimate(image: &Plane, blocks: &Blocks) -> OrientationField {
+    let (w, h) = (image.width, image.height);
+    let (bw, bh) = (blocks.bw, blocks.bh);
+    let mut gxx = Plane::filled(bw, bh, 0.0);
+    let mut gxy = Plane::filled(bw, bh, 0.0);
+    let mut gyy = Plane::filled(bw, bh, 0.0);
+    for y in 1..h.saturating_sub(1) {
+        let (up, row, down) = (
+            &image.data[(y - 1) * w..y * w],
+            &image.data[y * w..(y + 1) * w],
+            &image.data[(y + 1) * w..(y + 2) * w],
+        );
+        let by = y / BLOCK;
+        for x in 1..w - 1 {
+            // Sobel.
+            let gx = (up[x + 1] + 2.0 * row[x + 1] + down[x + 1])
+                - (up[x - 1] + 2.0 * row[x - 1] + down[x - 1]);
+            let gy =
+                (down[x - 1] + 2.0 * down[x] + down[x + 1]) - (up[x - 1] + 2.0 * up[x] + up[x + 1]);
+            let b = by * bw + x / BLOCK;
+            gxx.data[b] += gx * gx;
+            gxy.data[b] += gx * gy;
+            gyy.data[b] += gy * gy;
+        }
+    }
+    // Doubled-angle vectors: (gx² − gy², 2 gx gy), and the gradient energy.
+    let mut a = Plane::filled(bw, bh, 0.0);
+    let mut b = Plane::filled(bw, bh, 0.0);
+    let mut e = Plane::filled(bw, bh, 0.0);
+    for i in 0..bw * bh {
+        a.data[i] = gxx.data[i] - gyy.data[i];
+        b.data[i] = 2.0 * gxy.data[i];
+        e.data[i] = gxx.data[i] + gyy.data[i];
+    }
+    let (a, b, e) = (
+        blur(&a, ORIENTATION_SIGMA_BLOCKS),
+        blur(&b, ORIENTATION_SIGMA_BLOCKS),
+        blur(&e, ORIENTATION_SIGMA_BLOCKS),
+    );
+    let mut cos2 = Plane::filled(bw, bh, 1.0);
+    let mut sin2 = Plane::filled(bw, bh, 0.0);
+    let mut coherence = Plane::filled(bw, bh, 0.0);
+    for i in 0..bw * bh {
+        let norm = (a.data[i] * a.data[i] + b.data[i] * b.data[i]).sqrt();
+        if norm > 0.0 {
+            // The gradient's doubled angle, turned by 180° (ridges run across gradients).
+            cos2.data[i] = -a.data[i] / norm;
+            sin2.data[i] = -b.data[i] / norm;
+        }
+        coherence.data[i] = if e.data[i] > 0.0 {
+            (norm / e.data[i]).min(1.0)
+        } else {
+            0.0
+        };
+    }
+    let _ = h;
+    OrientationField {
+        cos2,
+        sin2,
+        coherence,
+    }
+}

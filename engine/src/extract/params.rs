@@ -1,0 +1,60 @@
+//! Every tuned constant of the extractor, named, with its unit. Distances are pixels at
+//! 500 ppi (images are resampled to 500 ppi first). One parameter set serves every sensor.
+
+/// Side of the square blocks that segmentation, orientation and frequency work on, px.
+pub const BLOCK: usize = 8;
+
+// Segmentation.
+/// Radius (in blocks) of the window over which a block's grey-level spread is measured.
+pub const SEGMENT_WINDOW_BLOCKS: usize = 1;
+/// A block is foreground when its spread exceeds this share of the image's typical
+/// (90th percentile) block spread...
+pub const SEGMENT_RELATIVE: f32 = 0.3;
+/// ...and at least this many grey levels.
+pub const SEGMENT_MIN_STD: f32 = 6.0;
+/// Majority-vote smoothing passes over the block mask.
+pub const SEGMENT_SMOOTHING: usize = 2;
+
+// Orientation.
+/// Standard deviation of the Gaussian that smooths the squared-gradient field, in blocks.
+pub const ORIENTATION_SIGMA_BLOCKS: f32 = 1.5;
+
+// Frequency.
+/// Length of the oriented window across the ridges, px.
+pub const FREQUENCY_WINDOW: usize = 32;
+/// Width of that window along the ridges, px.
+pub const FREQUENCY_WIDTH: usize = 16;
+/// Plausible ridge periods at 500 ppi, px.
+pub const PERIOD_RANGE: (f32, f32) = (4.0, 16.0);
+/// Standard deviation of the Gaussian that smooths the period field, in blocks.
+pub const FREQUENCY_SIGMA_BLOCKS: f32 = 2.0;
+
+// Enhancement (Gabor filter bank).
+/// Orientations in the filter bank.
+pub const GABOR_ORIENTATIONS: usize = 16;
+/// Ridge periods in the filter bank, px, evenly spaced over this range.
+pub const GABOR_PERIODS: (f32, f32, usize) = (5.0, 14.0, 10);
+/// Kernel radius, px.
+pub const GABOR_RADIUS: usize = 7;
+/// Gaussian envelope, as a multiple of the period: across the ridges...
+pub const GABOR_SIGMA_ACROSS: f32 = 0.45;
+/// ...and along them.
+pub const GABOR_SIGMA_ALONG: f32 = 0.55;
+
+// Minutiae.
+/// Minutiae closer than this to the background are dropped, px.
+pub const BORDER_MARGIN: f32 = 14.0;
+/// Skeleton steps traced from a minutia to find its direction, px.
+pub const DIRECTION_TRACE: usize = 10;
+/// A branch shorter than this between an ending and a bifurcation is a spur, px.
+pub const SPUR_LENGTH: usize = 12;
+/// A ridge shorter than this between two endings is an island, px.
+pub const ISLAND_LENGTH: usize = 16;
+/// Two endings closer than this, facing each other, are a broken ridge, px.
+pub const BREAK_DISTANCE: f32 = 16.0;
+/// Two bifurcations closer than this are a bridge or a hole, px.
+pub const BRIDGE_DISTANCE: f32 = 10.0;
+/// More than two other minutiae within this distance make a cluster, px.
+pub const CLUSTER_DISTANCE: f32 = 12.0;
+/// Minutiae kept at most (the formats hold 255).
+pub const MAX_MINUTIAE: usize = 150;

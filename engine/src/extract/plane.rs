@@ -1,0 +1,85 @@
+//! Float planes (row-major `f32` images) and the few operations the pipeline shares.
+
+/// A row-major plane of `f32`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plane {
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+    /// Values, row after row.
+    pub data: Vec<f32>,
+}
+
+impl Plane {
+    /// A plane filled with `value`.
+    pub fn filled(width: usize, height: usize, value: f32) -> Self {
+        Self {
+            width,
+            height,
+            data: vec![value; width * height],
+        }
+    }
+
+    /// The value at (x, y).
+    #[inline]
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.width + x]
+    }
+
+    /// The value at (x, y), coordinates clamped into the plane.
+    #[inline]
+    pub fn clamped(&self, x: isize, y: isize) -> f32 {
+        let x = x.clamp(0, self.width as isize - 1) as usize;
+        let y = y.clamp(0, self.height as isize - 1) as usize;
+        self.data[y * self.width + x]
+    }
+
+    /// Bilinear interpolation at a real position in this plane's coordinates.
+    pub fn sample(&self, x: f32, y: f32) -> f32 {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (x0, y0) = (x0 as isize, y0 as isize);
+        let a = self.clamped(x0, y0) * (1.0 - fx) + self.clamped(x0 + 1, y0) * fx;
+        let b = self.clamped(x0, y0 + 1) * (1.0 - fx) + self.clamped(x0 + 1, y0 + 1) * fx;
+        a * (1.0 - fy) + b * fy
+    }
+}
+
+/// A normalised 1-D Gaussian kernel of standard deviation `sigma` (radius 3σ).
+pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    let radius = (3.0 * sigma).ceil().max(1.0) as isize;
+    let mut k: Vec<f32> = (-radius..=radius)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f32 = k.iter().sum();
+    k.iter_mut().for_each(|v| *v /= sum);
+    k
+}
+
+/// Separable Gaussian blur with clamped borders.
+pub fn blur(p: &Plane, sigma: f32) -> Plane {
+    let k = gaussian_kernel(sigma);
+    let r = (k.len() / 2) as isize;
+    let mut tmp = Plane::filled(p.width, p.height, 0.0);
+    for y in 0..p.height {
+        for x in 0..p.width {
+            let mut acc = 0.0;
+            for (i, w) in k.iter().enumerate() {
+                acc += w * p.clamped(x as isize + i as isize - r, y as isize);
+            }
+            tmp.data[y * p.width + x] = acc;
+        }
+    }
+    let mut out = Plane::filled(p.width, p.height, 0.0);
+    for y in 0..p.height {
+        for x in 0..p.width {
+            let mut acc = 0.0;
+            for (i, w) in k.iter().enumerate() {
+                acc += w * tmp.clamped(x as isize, y as isize + i as isize - r);
+            }
+            out.data[y * p.width + x] = acc;
+        }
+    }
+    out
+}

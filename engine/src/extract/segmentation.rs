@@ -1,0 +1,185 @@
+//! Segmentation: which blocks of the image hold the print (foreground) and which are
+//! background. A block is foreground when the grey levels around it spread enough —
+//! ridges and valleys alternate there; the background is flat or noisy but faint. The
+//! block mask is then smoothed, reduced to its largest region, and its holes filled.
+
+use super::params::*;
+use crate::image::GrayImage;
+
+/// Per-block results of segmentation, on a grid of `BLOCK`-pixel blocks.
+#[derive(Debug, Clone)]
+pub struct Blocks {
+    /// Blocks across.
+    pub bw: usize,
+    /// Blocks down.
+    pub bh: usize,
+    /// Whether each block is foreground.
+    pub foreground: Vec<bool>,
+    /// Mean grey level around each block.
+    pub mean: Vec<f32>,
+    /// Standard deviation of the grey levels around each block.
+    pub std: Vec<f32>,
+}
+
+impl Blocks {
+    /// Whether the block holding pixel (x, y) is foreground; false outside the image.
+    pub fn is_foreground_px(&self, x: f32, y: f32) -> bool {
+        if x < 0.0 || y < 0.0 {
+            return false;
+        }
+        let (bx, by) = ((x as usize) / BLOCK, (y as usize) / BLOCK);
+        bx < self.bw && by < self.bh && self.foreground[by * self.bw + bx]
+    }
+
+    /// Number of foreground blocks.
+    pub fn foreground_count(&self) -> usize {
+        self.foreground.iter().filter(|&&f| f).count()
+    }
+}
+
+/// Segments an image at 500 ppi.
+pub fn segment(image: &GrayImage) -> Blocks {
+    let (bw, bh) = (image.width.div_ceil(BLOCK), image.height.div_ceil(BLOCK));
+    // Sums and sums of squares per block, then over a window of blocks.
+    let mut sum = vec![0f64; bw * bh];
+    let mut sq = vec![0f64; bw * bh];
+    let mut count = vec![0u32; bw * bh];
+    for y in 0..image.height {
+        let row = &image.pixels[y * image.width..(y + 1) * image.width];
+        let by = y / BLOCK;
+        for (x, &v) in row.iter().enumerate() {
+            let b = by * bw + x / BLOCK;
+            let v = f64::from(v);
+            sum[b] += v;
+            sq[b] += v * v;
+            count[b] += 1;
+        }
+    }
+    let r = SEGMENT_WINDOW_BLOCKS as isize;
+    let mut mean = vec![0f32; bw * bh];
+    let mut std = vec![0f32; bw * bh];
+    for by in 0..bh {
+        for bx in 0..bw {
+            let (mut s, mut q, mut n) = (0.0, 0.0, 0u32);
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    let (x, y) = (bx as isize + dx, by as isize + dy);
+                    if x >= 0 && y >= 0 && (x as usize) < bw && (y as usize) < bh {
+                        let b = y as usize * bw + x as usize;
+                        s += sum[b];
+                        q += sq[b];
+                        n += count[b];
+                    }
+                }
+            }
+            let m = s / f64::from(n.max(1));
+            let var = (q / f64::from(n.max(1)) - m * m).max(0.0);
+            mean[by * bw + bx] = m as f32;
+            std[by * bw + bx] = var.sqrt() as f32;
+        }
+    }
+    let mut sorted = std.clone();
+    sorted.sort_by(f32::total_cmp);
+    let p90 = sorted[(sorted.len() * 9 / 10).min(sorted.len() - 1)];
+    let threshold = (SEGMENT_RELATIVE * p90).max(SEGMENT_MIN_STD);
+    let mut fg: Vec<bool> = std.iter().map(|&s| s > threshold).collect();
+    for _ in 0..SEGMENT_SMOOTHING {
+        fg = majority(&fg, bw, bh);
+    }
+    keep_largest_region(&mut fg, bw, bh);
+    fill_holes(&mut fg, bw, bh);
+    Blocks {
+        bw,
+        bh,
+        foreground: fg,
+        mean,
+        std,
+    }
+}
+
+fn majority(fg: &[bool], bw: usize, bh: usize) -> Vec<bool> {
+    let mut out = fg.to_vec();
+    for by in 0..bh {
+        for bx in 0..bw {
+            let mut on = 0;
+            let mut all = 0;
+            for dy in -1isize..=1 {
+                for dx in -1isize..=1 {
+                    let (x, y) = (bx as isize + dx, by as isize + dy);
+                    if x >= 0 && y >= 0 && (x as usize) < bw && (y as usize) < bh {
+                        all += 1;
+                        on += usize::from(fg[y as usize * bw + x as usize]);
+                    }
+                }
+            }
+            out[by * bw + bx] = 2 * on > all;
+        }
+    }
+    out
+}
+
+/// Labels the 4-connected regions where `fg[i] == value`; returns labels (0 = other).
+fn regions(fg: &[bool], bw: usize, bh: usize, value: bool) -> (Vec<u32>, Vec<usize>) {
+    let mut label = vec![0u32; fg.len()];
+    let mut sizes = vec![0usize];
+    let mut stack = Vec::new();
+    for start in 0..fg.len() {
+        if fg[start] != value || label[start] != 0 {
+            continue;
+        }
+        let id = sizes.len() as u32;
+        sizes.push(0);
+        label[start] = id;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            sizes[id as usize] += 1;
+            let (x, y) = (i % bw, i / bw);
+            let mut visit = |j: usize| {
+                if fg[j] == value && label[j] == 0 {
+                    label[j] = id;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < bw {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - bw);
+            }
+            if y + 1 < bh {
+                visit(i + bw);
+            }
+        }
+    }
+    (label, sizes)
+}
+
+fn keep_largest_region(fg: &mut [bool], bw: usize, bh: usize) {
+    let (label, sizes) = regions(fg, bw, bh, true);
+    let Some((best, _)) = sizes.iter().enumerate().skip(1).max_by_key(|(_, s)| **s) else {
+        return;
+    };
+    for (f, l) in fg.iter_mut().zip(&label) {
+        *f = *l == best as u32;
+    }
+}
+
+fn fill_holes(fg: &mut [bool], bw: usize, bh: usize) {
+    let (label, sizes) = regions(fg, bw, bh, false);
+    let mut touches_border = vec![false; sizes.len()];
+    for by in 0..bh {
+        for bx in 0..bw {
+            if bx == 0 || by == 0 || bx + 1 == bw || by + 1 == bh {
+                touches_border[label[by * bw + bx] as usize] = true;
+            }
+        }
+    }
+    for (f, l) in fg.iter_mut().zip(&label) {
+        if *l != 0 && !touches_border[*l as usize] {
+            *f = true;
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Fingerprint images: decoding (PNG, TIFF, BMP, JPEG, PGM; 8- and 16-bit grey; colour
+//! converted to luma), the resolution the file declares, and normalisation to 500 ppi.
+//!
+//! Every input is outside input: sizes are checked before any pixel is decoded, and the
+//! decoder is given allocation limits.
+
+mod resolution;
+
+pub use resolution::declared_ppi;
+
+use std::io::Cursor;
+
+/// Images wider or taller than this are refused before decoding.
+pub const MAX_SIDE: u32 = 4000;
+/// Images narrower or shorter than this are refused: no fingerprint fits.
+pub const MIN_SIDE: u32 = 100;
+/// The resolution extraction works at.
+pub const TARGET_PPI: f32 = 500.0;
+/// Resolutions outside this range are refused as absurd.
+pub const PPI_RANGE: (f32, f32) = (250.0, 2000.0);
+
+/// An 8-bit grey image, row-major, one byte per pixel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrayImage {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `width * height` pixels, row after row; 0 is black.
+    pub pixels: Vec<u8>,
+}
+
+/// Why an image cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ImageError {
+    /// Larger than [`MAX_SIDE`] in either direction.
+    #[error(
+        "image of {width} x {height} pixels is larger than the {MAX_SIDE} x {MAX_SIDE} allowed"
+    )]
+    TooLarge {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
+    /// Smaller than [`MIN_SIDE`] in either direction.
+    #[error(
+        "image of {width} x {height} pixels is smaller than the {MIN_SIDE} x {MIN_SIDE} a fingerprint needs"
+    )]
+    TooSmall {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
+    /// Not a supported image format, or a corrupt or truncated file.
+    #[error("cannot decode the image: {0}")]
+    Decode(String),
+    /// A raw buffer whose length does not match its dimensions.
+    #[error("raw image of {width} x {height} needs {expected} bytes, got {actual}")]
+    RawLength {
+        /// Width.
+        width: usize,
+        /// Height.
+        height: usize,
+        /// Bytes needed.
+        expected: usize,
+        /// Bytes given.
+        actual: usize,
+    },
+    /// A resolution that is zero, negative or absurd.
+    #[error("resolution {0} ppi is outside the {lo}-{hi} ppi accepted", lo = PPI_RANGE.0, hi = PPI_RANGE.1)]
+    Resolution(f32),
+}
+
+/// A decoded image with the resolution its file declares (if it declares one).
+#[derive(Debug, Clone)]
+pub struct DecodedImage {
+    /// The grey pixels.
+    pub image: GrayImage,
+    /// Pixels per inch, from the file's header.
+    pub declared_ppi: Option<f32>,
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), ImageError> {
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(ImageError::TooLarge { width, height });
+    }
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(ImageError::TooSmall { width, height });
+    }
+    Ok(())
+}
+
+/// Decodes an image file (PNG, TIFF, BMP, JPEG, PGM) to 8-bit grey.
+pub fn decode(bytes: &[u8]) -> Result<DecodedImage, ImageError> {
+    let decode_err = |e: image::ImageError| ImageError::Decode(e.to_string());
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(ImageError::Decode(
+            "not a PNG, TIFF, BMP, JPEG or PGM file".into(),
+        ));
+    }
+    let (width, height) = reader.into_dimensions().map_err(decode_err)?;
+    check_size(width, height)?;
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    // Room for a 16-bit RGBA image of the largest size, and no more.
+    limits.max_alloc = Some(u64::from(MAX_SIDE) * u64::from(MAX_SIDE) * 8);
+    reader.limits(limits);
+    let img = reader.decode().map_err(decode_err)?;
+    // 16-bit grey is scaled to 8 bits; colour becomes luma (Rec. 601 weights).
+    let grey = img.into_luma8();
+    Ok(DecodedImage {
+        image: GrayImage {
+            width: grey.width() as usize,
+            height: grey.height() as usize,
+            pixels: grey.into_raw(),
+        },
+        declared_ppi: declared_ppi(bytes),
+    })
+}
+
+/// Wraps raw 8-bit grey pixels (row-major) as an image, checking the sizes.
+pub fn from_raw(width: usize, height: usize, pixels: Vec<u8>) -> Result<GrayImage, ImageError> {
+    let (w, h) = (
+        u32::try_from(width).unwrap_or(u32::MAX),
+        u32::try_from(height).unwrap_or(u32::MAX),
+    );
+    check_size(w, h)?;
+    if pixels.len() != width * height {
+        return Err(ImageError::RawLength {
+            width,
+            height,
+            expected: width * height,
+            actual: pixels.len(),
+        });
+    }
+    Ok(GrayImage {
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// Checks a resolution.
+pub fn check_ppi(ppi: f32) -> Result<f32, ImageError> {
+    if ppi.is_finite() && (PPI_RANGE.0..=PPI_RANGE.1).contains(&ppi) {
+        Ok(ppi)
+    } else {
+        Err(ImageError::Resolution(ppi))
+    }
+}
+
+/// Resamples an image taken at `ppi` to 500 ppi (bilinear; averaging over the source pixels
+/// a target pixel covers when shrinking by more than half). Within 0.5 % of 500 ppi the
+/// image is returned as it is.
+pub fn to_500ppi(image: &GrayImage, ppi: f32) -> Result<GrayImage, ImageError> {
+    let ppi = check_ppi(ppi)?;
+    let scale = TARGET_PPI / ppi;
+    if (scale - 1.0).abs() < 0.005 {
+        return Ok(image.clone());
+    }
+    let nw = ((image.width as f32 * scale).round() as usize).max(1);
+    let nh = ((image.height as f32 * scale).round() as usize).max(1);
+    let (w, h) = (image.width, image.height);
+    let src = &image.pixels;
+    // Source footprint of one target pixel, in source pixels (1 when enlarging).
+    let reach = (1.0 / scale).max(1.0);
+    let taps = reach.ceil() as i64;
+    let mut out = vec![0u8; nw * nh];
+    for y in 0..nh {
+        let sy = (y as f32 + 0.5) / scale - 0.5;
+        for x in 0..nw {
+            let sx = (x as f32 + 0.5) / scale - 0.5;
+            let mut acc = 0.0;
+            let mut weight = 0.0;
+            // A tent filter as wide as the footprint: bilinear when enlarging.
+            let (cx, cy) = (sx.floor() as i64, sy.floor() as i64);
+            for yy in cy - taps + 1..=cy + taps {
+                let wy = 1.0 - ((yy as f32 - sy).abs() / reach);
+                if wy <= 0.0 {
+                    continue;
+                }
+                let row = yy.clamp(0, h as i64 - 1) as usize * w;
+                for xx in cx - taps + 1..=cx + taps {
+                    let wx = 1.0 - ((xx as f32 - sx).abs() / reach);
+                    if wx <= 0.0 {
+                        continue;
+                    }
+                    let v = f32::from(src[row + xx.clamp(0, w as i64 - 1) as usize]);
+                    acc += v * wx * wy;
+                    weight += wx * wy;
+                }
+            }
+            out[y * nw + x] = if weight > 0.0 {
+                (acc / weight).round().clamp(0.0, 255.0) as u8
+            } else {
+                255
+            };
+        }
+    }
+    Ok(GrayImage {
+        width: nw,
+        height: nh,
+        pixels: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked_before_decoding() {
+        assert!(matches!(
+            from_raw(50, 500, vec![0; 25_000]),
+            Err(ImageError::TooSmall { .. })
+        ));
+        assert!(matches!(
+            from_raw(5000, 100, vec![]),
+            Err(ImageError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            from_raw(100, 100, vec![0; 10]),
+            Err(ImageError::RawLength { .. })
+        ));
+    }
+
+    #[test]
+    fn resampling_changes_size_by_the_resolution_ratio() {
+        let img = from_raw(569, 300, (0..569 * 300).map(|i| (i % 251) as u8).collect()).unwrap();
+        let out = to_500ppi(&img, 569.0).unwrap();
+        assert_eq!((out.width, out.height), (500, 264));
+        let same = to_500ppi(&img, 500.0).unwrap();
+        assert_eq!(same, img);
+        assert!(matches!(
+            to_500ppi(&img, 0.0),
+            Err(ImageError::Resolution(_))
+        ));
+        assert!(matches!(
+            to_500ppi(&img, f32::NAN),
+            Err(ImageError::Resolution(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_and_truncated_files_are_decode_errors() {
+        assert!(matches!(
+            decode(b"not an image at all"),
+            Err(ImageError::Decode(_))
+        ));
+        let mut png = Vec::new();
+        let img = ::image::GrayImage::from_pixel(120, 120, ::image::Luma([200]));
+        img.write_to(&mut Cursor::new(&mut png), ::image::ImageFormat::Png)
+            .unwrap();
+        assert_eq!(decode(&png).unwrap().image.width, 120);
+        for cut in [png.len() / 2, 40, 10] {
+            assert!(decode(&png[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
