@@ -8,7 +8,7 @@
 //! 4. [`orientation`] — ridge direction and its reliability per block;
 //! 5. [`frequency`] — ridge period per block;
 //! 6. [`enhance`] — oriented Gabor filtering (contextual enhancement);
-//! 7. binarisation — the sign of the filtered image;
+//! 7. [`binarize`] — the sign of the filtered image, specks and pin-holes cleaned;
 //! 8. [`thinning`] — one-pixel-wide ridge skeletons;
 //! 9. [`minutiae`] — endings and bifurcations, with directions;
 //! 10. [`filters`] — false-minutia removal;
@@ -16,6 +16,7 @@
 //!
 //! Every step can show its work: with `debug` set, [`extract`] returns an image per step.
 
+pub mod binarize;
 pub mod enhance;
 pub mod filters;
 pub mod frequency;
@@ -82,7 +83,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     let field = orientation::estimate(&normalised, &blocks);
     let period = frequency::estimate(&normalised, &blocks, &field);
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
-    let mut skeleton: Vec<u8> = enhanced.data.iter().map(|&v| u8::from(v < 0.0)).collect();
+    let mut skeleton = binarize::binarize(&enhanced, |x, y| blocks.is_foreground_px(x as f32, y as f32));
     if debug {
         pictures.push(("1-mask", debug_mask(&img, &blocks)));
         pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));

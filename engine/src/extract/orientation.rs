@@ -68,11 +68,33 @@ pub fn estimate(image: &Plane, blocks: &Blocks) -> OrientationField {
         b.data[i] = 2.0 * gxy.data[i];
         e.data[i] = gxx.data[i] + gyy.data[i];
     }
-    let (a, b, e) = (
-        blur(&a, ORIENTATION_SIGMA_BLOCKS),
-        blur(&b, ORIENTATION_SIGMA_BLOCKS),
-        blur(&e, ORIENTATION_SIGMA_BLOCKS),
-    );
+    let fine = doubled_angles(&a, &b, &e, ORIENTATION_SIGMA_BLOCKS);
+    let coarse = doubled_angles(&a, &b, &e, ORIENTATION_COARSE_SIGMA_BLOCKS);
+    // Where the fine field is unreliable (noise, scars, dry patches), lean on the coarse
+    // one; near cores and deltas, where both are unreliable, the fine one keeps its shape.
+    let (mut cos2, mut sin2, mut coherence) = (fine.0, fine.1, fine.2);
+    for i in 0..bw * bh {
+        let t = ((ORIENTATION_RELIABLE - coherence.data[i]) / ORIENTATION_RELIABLE).clamp(0.0, 1.0);
+        if t > 0.0 && coarse.2.data[i] > coherence.data[i] {
+            let c = (1.0 - t) * cos2.data[i] + t * coarse.0.data[i];
+            let s = (1.0 - t) * sin2.data[i] + t * coarse.1.data[i];
+            let n = (c * c + s * s).sqrt().max(1e-6);
+            cos2.data[i] = c / n;
+            sin2.data[i] = s / n;
+            coherence.data[i] = (1.0 - t) * coherence.data[i] + t * coarse.2.data[i];
+        }
+    }
+    OrientationField {
+        cos2,
+        sin2,
+        coherence,
+    }
+}
+
+/// Smoothed doubled-angle field: (cos 2θ, sin 2θ, coherence) of the ridges.
+fn doubled_angles(a: &Plane, b: &Plane, e: &Plane, sigma: f32) -> (Plane, Plane, Plane) {
+    let (a, b, e) = (blur(a, sigma), blur(b, sigma), blur(e, sigma));
+    let (bw, bh) = (a.width, a.height);
     let mut cos2 = Plane::filled(bw, bh, 1.0);
     let mut sin2 = Plane::filled(bw, bh, 0.0);
     let mut coherence = Plane::filled(bw, bh, 0.0);
@@ -83,16 +105,7 @@ pub fn estimate(image: &Plane, blocks: &Blocks) -> OrientationField {
             cos2.data[i] = -a.data[i] / norm;
             sin2.data[i] = -b.data[i] / norm;
         }
-        coherence.data[i] = if e.data[i] > 0.0 {
-            (norm / e.data[i]).min(1.0)
-        } else {
-            0.0
-        };
+        coherence.data[i] = if e.data[i] > 0.0 { (norm / e.data[i]).min(1.0) } else { 0.0 };
     }
-    let _ = h;
-    OrientationField {
-        cos2,
-        sin2,
-        coherence,
-    }
+    (cos2, sin2, coherence)
 }

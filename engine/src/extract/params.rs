@@ -18,6 +18,10 @@ pub const SEGMENT_SMOOTHING: usize = 2;
 // Orientation.
 /// Standard deviation of the Gaussian that smooths the squared-gradient field, in blocks.
 pub const ORIENTATION_SIGMA_BLOCKS: f32 = 1.5;
+/// ...and of the coarse field used where the fine one is unreliable.
+pub const ORIENTATION_COARSE_SIGMA_BLOCKS: f32 = 3.0;
+/// Below this coherence the fine field is blended towards the coarse one.
+pub const ORIENTATION_RELIABLE: f32 = 0.7;
 
 // Frequency.
 /// Length of the oriented window across the ridges, px.
@@ -40,6 +44,12 @@ pub const GABOR_RADIUS: usize = 7;
 pub const GABOR_SIGMA_ACROSS: f32 = 0.45;
 /// ...and along them.
 pub const GABOR_SIGMA_ALONG: f32 = 0.55;
+
+// Binarisation.
+/// Ridge specks smaller than this are removed, px².
+pub const MIN_RIDGE_AREA: usize = 30;
+/// Holes in ridges smaller than this are filled, px².
+pub const MIN_VALLEY_AREA: usize = 30;
 
 // Minutiae.
 /// Minutiae closer than this to the background are dropped, px.
