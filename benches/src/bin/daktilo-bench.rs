@@ -102,11 +102,13 @@ fn set_ppi(set: &Set, overrides: &[(String, f32)]) -> Option<f32> {
         })
 }
 
+/// The prepared templates of a set and their image quality (0–100; 0 for ISO templates
+/// that report none).
 fn load_set(
     set: &Set,
     source: Source,
     ppi: &[(String, f32)],
-) -> anyhow::Result<Vec<PreparedTemplate>> {
+) -> anyhow::Result<(Vec<PreparedTemplate>, Vec<u8>)> {
     let ppi = set_ppi(set, ppi);
     set.samples
         .par_iter()
@@ -129,9 +131,12 @@ fn load_set(
                         .template
                 }
             };
-            matching::prepare(&view).with_context(|| s.path.display().to_string())
+            let prepared =
+                matching::prepare(&view).with_context(|| s.path.display().to_string())?;
+            Ok((prepared, view.quality))
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(|v| v.into_iter().unzip())
 }
 
 fn parse_ppi(text: &str) -> Result<(String, f32), String> {
@@ -181,6 +186,37 @@ struct Report {
     source: &'static str,
     sets: std::collections::BTreeMap<String, Percent>,
     mean: Percent,
+    /// FNMR at the calibrated FMR 1% threshold per quintile of image quality (images only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    quality_quintiles: Vec<Quintile>,
+}
+
+/// One fifth of the genuine comparisons, by the lower image quality of the two prints.
+#[derive(Serialize)]
+struct Quintile {
+    quality_min: u8,
+    quality_max: u8,
+    comparisons: usize,
+    /// Percent.
+    fnmr: f64,
+}
+
+fn quintiles(mut graded: Vec<(u8, f64)>, threshold: f64) -> Vec<Quintile> {
+    graded.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let n = graded.len();
+    (0..5)
+        .filter_map(|k| {
+            let part = &graded[k * n / 5..(k + 1) * n / 5];
+            let (first, last) = (part.first()?, part.last()?);
+            let misses = part.iter().filter(|(_, s)| *s < threshold).count();
+            Some(Quintile {
+                quality_min: first.0,
+                quality_max: last.0,
+                comparisons: part.len(),
+                fnmr: 100.0 * misses as f64 / part.len() as f64,
+            })
+        })
+        .collect()
 }
 
 /// Error rates in percent, for people and scripts.
@@ -286,13 +322,16 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
             genuine: 0,
             impostor: 0,
         }),
+        quality_quintiles: Vec::new(),
     };
     let mut curves = Vec::new();
+    // Genuine comparisons with the lower image quality of their two prints.
+    let mut graded: Vec<(u8, f64)> = Vec::new();
     let mut comparisons = 0usize;
     let mut seconds = 0.0;
     for set in &sets {
         let started = Instant::now();
-        let prepared = load_set(set, source, ppi)?;
+        let (prepared, quality) = load_set(set, source, ppi)?;
         if source == Source::Image {
             eprintln!(
                 "{}: {} images extracted in {:.2} s on {} threads",
@@ -327,6 +366,9 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        for (&(a, b), &score) in genuine.iter().zip(&g) {
+            graded.push((quality[a].min(quality[b]), score));
+        }
         let rates = metrics::error_rates(&g, &i);
         curves.push((set.name.clone(), metrics::det_curve(&g, &i)));
         report.sets.insert(set.name.clone(), rates.into());
@@ -345,6 +387,9 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         mean.impostor += p.impostor;
     }
     report.mean = mean;
+    if source == Source::Image {
+        report.quality_quintiles = quintiles(graded, f64::from(matching::threshold_for_fmr(0.01)));
+    }
     if let Some(p) = det_path {
         det::plot(
             p,
@@ -371,6 +416,20 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         line(name, p);
     }
     line("mean", &report.mean);
+    if !report.quality_quintiles.is_empty() {
+        println!("\nFNMR at the calibrated FMR 1% threshold, by quintile of image quality");
+        println!("(the lower quality of the two prints in each genuine comparison):");
+        for (k, q) in report.quality_quintiles.iter().enumerate() {
+            println!(
+                "  quintile {} (quality {:>3}-{:>3}, {} comparisons): FNMR {:>6.2}%",
+                k + 1,
+                q.quality_min,
+                q.quality_max,
+                q.comparisons,
+                q.fnmr
+            );
+        }
+    }
     eprintln!(
         "{comparisons} comparisons in {seconds:.2} s on {} threads ({:.0} per second)",
         rayon::current_num_threads(),
@@ -383,7 +442,7 @@ fn calibrate(dataset: &Path, raw_out: Option<&Path>) -> anyhow::Result<()> {
     let sets = fvc::discover(dataset, "iso")?;
     let mut raw = Vec::new();
     for set in &sets {
-        let prepared = load_set(set, Source::Iso, &[])?;
+        let (prepared, _) = load_set(set, Source::Iso, &[])?;
         let pairs = fvc::all_impostors(set);
         raw.par_extend(
             pairs.par_iter().map(|&(a, b)| {

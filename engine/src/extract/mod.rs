@@ -83,7 +83,9 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     let field = orientation::estimate(&normalised, &blocks);
     let period = frequency::estimate(&normalised, &blocks, &field);
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
-    let mut skeleton = binarize::binarize(&enhanced, |x, y| blocks.is_foreground_px(x as f32, y as f32));
+    let mut skeleton = binarize::binarize(&enhanced, |x, y| {
+        blocks.is_foreground_px(x as f32, y as f32)
+    });
     if debug {
         pictures.push(("1-mask", debug_mask(&img, &blocks)));
         pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));

@@ -105,7 +105,11 @@ fn doubled_angles(a: &Plane, b: &Plane, e: &Plane, sigma: f32) -> (Plane, Plane,
             cos2.data[i] = -a.data[i] / norm;
             sin2.data[i] = -b.data[i] / norm;
         }
-        coherence.data[i] = if e.data[i] > 0.0 { (norm / e.data[i]).min(1.0) } else { 0.0 };
+        coherence.data[i] = if e.data[i] > 0.0 {
+            (norm / e.data[i]).min(1.0)
+        } else {
+            0.0
+        };
     }
     (cos2, sin2, coherence)
 }
