@@ -67,6 +67,24 @@ pub fn run(
         std::fs::create_dir_all(output)
             .map_err(|e| Failure::new(ExitCode::Io, format!("{}: {e}", output.display())))?;
     }
+    if into_folder {
+        let mut seen = std::collections::HashMap::new();
+        for image in images {
+            let name = image.file_stem().unwrap_or_default().to_os_string();
+            if let Some(other) = seen.insert(name, image) {
+                return Err(Failure::new(
+                    ExitCode::Usage,
+                    format!(
+                        "{} and {} would both be written as {}.{}: rename one or extract them separately",
+                        other.display(),
+                        image.display(),
+                        image.file_stem().unwrap_or_default().to_string_lossy(),
+                        extension(to)
+                    ),
+                ));
+            }
+        }
+    }
     let bar = (images.len() > 1 && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(images.len() as u64);
         bar.set_style(

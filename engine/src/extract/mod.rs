@@ -81,6 +81,18 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     let blocks = segmentation::segment(&img);
     let normalised = normalise(&img, &blocks);
     let field = orientation::estimate(&normalised, &blocks);
+    if quality::clarity(&blocks, &field) < MIN_CLARITY {
+        // Blank, uniform, noise, or not a fingerprint.
+        if debug {
+            pictures.push(("1-mask", debug_mask(&img, &blocks)));
+            pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));
+        }
+        return Ok(Extraction {
+            template: template_of(input, ppi, Vec::new(), 0),
+            quality: 0,
+            debug: pictures,
+        });
+    }
     let period = frequency::estimate(&normalised, &blocks, &field);
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
     let mut skeleton = binarize::binarize(&enhanced, |x, y| {
@@ -136,20 +148,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     if debug {
         pictures.push(("7-minutiae", debug_minutiae(&img, &candidates)));
     }
-    let ppcm = (ppi / 2.54).round() as u16;
-    let template = Template {
-        finger: FingerPosition::Unknown,
-        view: 0,
-        impression: ImpressionType::LivePlain,
-        quality: q,
-        quality_source: None,
-        width: input.width.min(usize::from(u16::MAX)) as u16,
-        height: input.height.min(usize::from(u16::MAX)) as u16,
-        resolution: Resolution { x: ppcm, y: ppcm },
-        minutiae: found,
-        extensions: Vec::new(),
-        capture: None,
-    };
+    let template = template_of(input, ppi, found, q);
     Ok(Extraction {
         template,
         quality: q,
@@ -157,9 +156,27 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     })
 }
 
+/// The template of an input image taken at `ppi`.
+fn template_of(input: &GrayImage, ppi: f32, minutiae: Vec<Minutia>, quality: u8) -> Template {
+    let ppcm = (ppi / 2.54).round() as u16;
+    Template {
+        finger: FingerPosition::Unknown,
+        view: 0,
+        impression: ImpressionType::LivePlain,
+        quality,
+        quality_source: None,
+        width: input.width.min(usize::from(u16::MAX)) as u16,
+        height: input.height.min(usize::from(u16::MAX)) as u16,
+        resolution: Resolution { x: ppcm, y: ppcm },
+        minutiae,
+        extensions: Vec::new(),
+        capture: None,
+    }
+}
+
 /// Grey levels to zero mean and unit spread, with block statistics interpolated between
 /// block centres; background pixels become 0.
-fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
+pub fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
     let mean = Plane {
         width: blocks.bw,
         height: blocks.bh,

@@ -23,6 +23,10 @@ pub const ORIENTATION_COARSE_SIGMA_BLOCKS: f32 = 3.0;
 /// Below this coherence the fine field is blended towards the coarse one.
 pub const ORIENTATION_RELIABLE: f32 = 0.7;
 
+/// Below this mean coherence (see `quality::clarity`) the image holds no fingerprint:
+/// extraction returns no minutiae and quality 0.
+pub const MIN_CLARITY: f32 = 0.18;
+
 // Frequency.
 /// Length of the oriented window across the ridges, px.
 pub const FREQUENCY_WINDOW: usize = 32;

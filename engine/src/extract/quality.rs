@@ -19,6 +19,19 @@ pub fn minutia_quality(field: &OrientationField, x: f32, y: f32) -> u8 {
     (100.0 * c).round().clamp(1.0, 100.0) as u8
 }
 
+/// Mean orientation coherence over the print: how clearly ridges run in parallel there
+/// (about 0.1 for noise, 0.3–0.8 for prints). 0 when there is no foreground.
+pub fn clarity(blocks: &Blocks, field: &OrientationField) -> f32 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (i, &f) in blocks.foreground.iter().enumerate() {
+        if f {
+            sum += field.coherence.data[i];
+            n += 1;
+        }
+    }
+    if n == 0 { 0.0 } else { sum / n as f32 }
+}
+
 /// The image quality, 0–100: mean ridge clarity (orientation coherence) over the print,
 /// scaled down when the print is small, and by the share of the print where the ridge
 /// period could be measured.
@@ -29,7 +42,7 @@ pub fn image_quality(blocks: &Blocks, field: &OrientationField, minutiae: usize)
     if fg.is_empty() || minutiae == 0 {
         return 0;
     }
-    let clarity = fg.iter().map(|&i| field.coherence.data[i]).sum::<f32>() / fg.len() as f32;
+    let clarity = clarity(blocks, field);
     let area = (fg.len() as f32 / AREA_FOR_FULL_MARKS).min(1.0);
     // Coherence of good prints lies around 0.5–0.8; stretch that onto the scale.
     let score = ((clarity - 0.2) / 0.6).clamp(0.0, 1.0) * area.sqrt();

@@ -158,8 +158,8 @@ pub fn check_ppi(ppi: f32) -> Result<f32, ImageError> {
     }
 }
 
-/// Resamples an image taken at `ppi` to 500 ppi (bilinear; averaging over the source pixels
-/// a target pixel covers when shrinking by more than half). Within 0.5 % of 500 ppi the
+/// Resamples an image taken at `ppi` to 500 ppi (bilinear; a tent filter over the source
+/// pixels a target pixel covers when shrinking by more than half). Within 0.5 % of 500 ppi the
 /// image is returned as it is.
 pub fn to_500ppi(image: &GrayImage, ppi: f32) -> Result<GrayImage, ImageError> {
     let ppi = check_ppi(ppi)?;
@@ -171,39 +171,55 @@ pub fn to_500ppi(image: &GrayImage, ppi: f32) -> Result<GrayImage, ImageError> {
     let nh = ((image.height as f32 * scale).round() as usize).max(1);
     let (w, h) = (image.width, image.height);
     let src = &image.pixels;
-    // Source footprint of one target pixel, in source pixels (1 when enlarging).
-    let reach = (1.0 / scale).max(1.0);
-    let taps = reach.ceil() as i64;
     let mut out = vec![0u8; nw * nh];
-    for y in 0..nh {
-        let sy = (y as f32 + 0.5) / scale - 0.5;
-        for x in 0..nw {
-            let sx = (x as f32 + 0.5) / scale - 0.5;
-            let mut acc = 0.0;
-            let mut weight = 0.0;
-            // A tent filter as wide as the footprint: bilinear when enlarging.
-            let (cx, cy) = (sx.floor() as i64, sy.floor() as i64);
-            for yy in cy - taps + 1..=cy + taps {
-                let wy = 1.0 - ((yy as f32 - sy).abs() / reach);
-                if wy <= 0.0 {
-                    continue;
-                }
-                let row = yy.clamp(0, h as i64 - 1) as usize * w;
-                for xx in cx - taps + 1..=cx + taps {
-                    let wx = 1.0 - ((xx as f32 - sx).abs() / reach);
-                    if wx <= 0.0 {
+    if scale >= 0.5 {
+        // Bilinear: the four nearest source pixels.
+        for y in 0..nh {
+            let sy = ((y as f32 + 0.5) / scale - 0.5).clamp(0.0, (h - 1) as f32);
+            let (y0, fy) = (sy.floor() as usize, sy.fract());
+            let y1 = (y0 + 1).min(h - 1);
+            for x in 0..nw {
+                let sx = ((x as f32 + 0.5) / scale - 0.5).clamp(0.0, (w - 1) as f32);
+                let (x0, fx) = (sx.floor() as usize, sx.fract());
+                let x1 = (x0 + 1).min(w - 1);
+                let p = |xx: usize, yy: usize| f32::from(src[yy * w + xx]);
+                let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+                let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+                out[y * nw + x] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    } else {
+        // Shrinking by more than half: a tent filter as wide as a target pixel's footprint,
+        // so that no source pixel is skipped.
+        let reach = 1.0 / scale;
+        let taps = reach.ceil() as i64;
+        for y in 0..nh {
+            let sy = (y as f32 + 0.5) / scale - 0.5;
+            for x in 0..nw {
+                let sx = (x as f32 + 0.5) / scale - 0.5;
+                let (mut acc, mut weight) = (0.0, 0.0);
+                let (cx, cy) = (sx.floor() as i64, sy.floor() as i64);
+                for yy in cy - taps + 1..=cy + taps {
+                    let wy = 1.0 - ((yy as f32 - sy).abs() / reach);
+                    if wy <= 0.0 {
                         continue;
                     }
-                    let v = f32::from(src[row + xx.clamp(0, w as i64 - 1) as usize]);
-                    acc += v * wx * wy;
-                    weight += wx * wy;
+                    let row = yy.clamp(0, h as i64 - 1) as usize * w;
+                    for xx in cx - taps + 1..=cx + taps {
+                        let wx = 1.0 - ((xx as f32 - sx).abs() / reach);
+                        if wx > 0.0 {
+                            acc +=
+                                f32::from(src[row + xx.clamp(0, w as i64 - 1) as usize]) * wx * wy;
+                            weight += wx * wy;
+                        }
+                    }
                 }
+                out[y * nw + x] = if weight > 0.0 {
+                    (acc / weight).round().clamp(0.0, 255.0) as u8
+                } else {
+                    255
+                };
             }
-            out[y * nw + x] = if weight > 0.0 {
-                (acc / weight).round().clamp(0.0, 255.0) as u8
-            } else {
-                255
-            };
         }
     }
     Ok(GrayImage {

@@ -1,0 +1,193 @@
+//! Extraction on real prints and on bad input.
+
+use std::path::PathBuf;
+
+use daktilo_engine::datasets;
+use daktilo_engine::extract::{self, ExtractError, ExtractOptions};
+use daktilo_engine::image::{self, ImageError};
+use daktilo_engine::matching::{self, threshold_for_fmr};
+
+fn fvc(path: &str) -> Option<PathBuf> {
+    match datasets::locate() {
+        Some(dir) => Some(dir.join("fvc2002").join(path)),
+        None => {
+            eprintln!("{}", datasets::skip_message("extraction on FVC2002"));
+            None
+        }
+    }
+}
+
+fn extract_path(path: &PathBuf, ppi: Option<f32>) -> extract::Extraction {
+    let bytes = std::fs::read(path).unwrap();
+    extract::extract_file(&bytes, &ExtractOptions { ppi, debug: false }).unwrap()
+}
+
+fn png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+    let img = ::image::GrayImage::from_fn(width, height, |x, y| ::image::Luma([pixel(x, y)]));
+    let mut out = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut out),
+        ::image::ImageFormat::Png,
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn mates_extracted_from_images_match_and_other_fingers_do_not() {
+    let (Some(a), Some(b), Some(c)) = (
+        fvc("DB1_B/101_1.tif"),
+        fvc("DB1_B/101_2.tif"),
+        fvc("DB1_B/102_1.tif"),
+    ) else {
+        return;
+    };
+    let (ea, eb, ec) = (
+        extract_path(&a, None),
+        extract_path(&b, None),
+        extract_path(&c, None),
+    );
+    for e in [&ea, &eb, &ec] {
+        let n = e.template.minutiae.len();
+        assert!((15..=100).contains(&n), "{n} minutiae");
+        assert!(e.quality >= 50, "quality {}", e.quality);
+        assert!(e.template.minutiae.iter().all(|m| m.x < 388 && m.y < 374));
+    }
+    let prepare = |e: &extract::Extraction| matching::prepare(&e.template).unwrap();
+    let (pa, pb, pc) = (prepare(&ea), prepare(&eb), prepare(&ec));
+    assert!(matching::compare(&pa, &pb) >= threshold_for_fmr(1e-4));
+    assert!(matching::compare(&pa, &pc) < threshold_for_fmr(1e-2));
+}
+
+#[test]
+fn a_569_ppi_image_keeps_its_pixels_and_declares_its_resolution() {
+    let Some(path) = fvc("DB2_B/101_1.tif") else {
+        return;
+    };
+    let e = extract_path(&path, Some(569.0));
+    assert_eq!((e.template.width, e.template.height), (296, 560));
+    assert_eq!(e.template.resolution.x, 224, "569 ppi is 224 px/cm");
+    assert!(e.template.minutiae.iter().all(|m| m.x < 296 && m.y < 560));
+    assert!(e.template.minutiae.len() >= 15);
+}
+
+#[test]
+fn extraction_is_deterministic_and_shows_every_step() {
+    let Some(path) = fvc("DB3_B/101_1.tif") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let options = ExtractOptions {
+        ppi: None,
+        debug: true,
+    };
+    let first = extract::extract_file(&bytes, &options).unwrap();
+    let second = extract::extract_file(&bytes, &options).unwrap();
+    assert_eq!(first.template, second.template);
+    let names: Vec<&str> = first.debug.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "1-mask",
+            "2-orientation",
+            "3-frequency",
+            "4-enhanced",
+            "5-binary",
+            "6-skeleton",
+            "7-minutiae"
+        ]
+    );
+    for (_, picture) in &first.debug {
+        assert_eq!((picture.width(), picture.height()), (300, 300));
+    }
+}
+
+#[test]
+fn blank_uniform_and_noise_images_give_no_minutiae_and_quality_0() {
+    let mut seed = 7u32;
+    let mut noise = move || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 24) as u8
+    };
+    let noisy: Vec<u8> = (0..300 * 300).map(|_| noise()).collect();
+    let images = [
+        png(300, 300, |_, _| 255),
+        png(300, 300, |_, _| 128),
+        png(300, 300, |_, _| 0),
+        png(300, 300, |x, y| noisy[(y * 300 + x) as usize]),
+    ];
+    for (k, bytes) in images.iter().enumerate() {
+        let e = extract::extract_file(bytes, &ExtractOptions::default()).unwrap();
+        assert!(
+            e.template.minutiae.len() <= 3,
+            "image {k}: {} minutiae",
+            e.template.minutiae.len()
+        );
+        if e.template.minutiae.is_empty() {
+            assert_eq!(e.quality, 0, "image {k}");
+        }
+    }
+}
+
+#[test]
+fn tiny_huge_corrupt_and_absurd_inputs_are_typed_errors() {
+    let options = ExtractOptions::default();
+    let err =
+        |bytes: &[u8], options: &ExtractOptions| extract::extract_file(bytes, options).unwrap_err();
+    assert!(matches!(
+        err(&png(50, 50, |_, _| 0), &options),
+        ExtractError::Image(ImageError::TooSmall { .. })
+    ));
+    // A PNG header declaring 5000 x 5000 pixels, with no pixel data: refused before decoding.
+    let mut huge = png(120, 120, |_, _| 0);
+    huge[16..20].copy_from_slice(&5000u32.to_be_bytes());
+    huge[20..24].copy_from_slice(&5000u32.to_be_bytes());
+    let e = err(&huge, &options);
+    assert!(
+        matches!(
+            e,
+            ExtractError::Image(ImageError::TooLarge { .. })
+                | ExtractError::Image(ImageError::Decode(_))
+        ),
+        "{e}"
+    );
+    assert!(matches!(
+        err(b"definitely not an image", &options),
+        ExtractError::Image(ImageError::Decode(_))
+    ));
+    let good = png(200, 200, |x, _| if (x / 4) % 2 == 0 { 0 } else { 255 });
+    for cut in [good.len() / 3, good.len() - 10] {
+        assert!(matches!(
+            err(&good[..cut], &options),
+            ExtractError::Image(ImageError::Decode(_))
+        ));
+    }
+    for ppi in [0.0, -500.0, 1e9, f32::NAN] {
+        let options = ExtractOptions {
+            ppi: Some(ppi),
+            debug: false,
+        };
+        assert!(
+            matches!(
+                err(&good, &options),
+                ExtractError::Image(ImageError::Resolution(_))
+            ),
+            "{ppi}"
+        );
+    }
+    if let Some(path) = fvc("DB1_B/101_1.tif") {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(extract::extract_file(&bytes[..bytes.len() / 2], &options).is_err());
+    }
+}
+
+#[test]
+fn raw_buffers_are_checked() {
+    assert!(matches!(
+        image::from_raw(300, 300, vec![0; 10]),
+        Err(ImageError::RawLength { .. })
+    ));
+    let img = image::from_raw(300, 300, vec![200; 90_000]).unwrap();
+    let e = extract::extract(&img, 500.0, false).unwrap();
+    assert!(e.template.minutiae.is_empty());
+}
