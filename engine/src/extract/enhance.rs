@@ -74,7 +74,10 @@ fn kernel_index(theta: f32, period: f32) -> usize {
     o * n + p
 }
 
-/// Filters the foreground blocks of a normalised image; background stays 0.
+/// Filters the foreground blocks of a normalised image; background stays 0. Compiled for
+/// AVX2 + FMA, NEON and the baseline, and dispatched at run time.
+#[allow(unsafe_code)]
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn enhance(image: &Plane, blocks: &Blocks, field: &OrientationField, period: &Plane) -> Plane {
     let bank = bank();
     let (w, h) = (image.width, image.height);
