@@ -18,6 +18,7 @@
 
 pub mod datasets;
 pub mod extract;
+pub mod gallery;
 pub mod image;
 pub mod matching;
 pub mod template;
