@@ -9,4 +9,6 @@
 pub mod calibration;
 pub mod det;
 pub mod fvc;
+pub mod identify;
 pub mod metrics;
+pub mod synth;

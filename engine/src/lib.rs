@@ -21,4 +21,5 @@ pub mod extract;
 pub mod gallery;
 pub mod image;
 pub mod matching;
+pub mod search;
 pub mod template;

@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use daktilo_bench::det;
 use daktilo_bench::fvc::{self, Set};
 use daktilo_bench::metrics::{self, ErrorRates};
+use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
 use daktilo_engine::matching::{self, PreparedTemplate};
+use daktilo_engine::search::{self, ProbeFinger, SearchOptions};
+use daktilo_engine::template::{FingerPosition, Format, Template, TemplateRecord};
 use daktilo_engine::{extract, template};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -73,6 +76,44 @@ enum Command {
         #[arg(long, value_enum, default_value = "fvc")]
         impostors: Impostors,
     },
+    /// Build a gallery of synthetic templates (fingers that do not exist).
+    Synth {
+        /// How many templates.
+        #[arg(long)]
+        count: u64,
+        /// The gallery directory to create (must not hold a gallery yet).
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// 1:N identification: FVC fingers enrolled among synthetic ones, searched with their
+    /// other impressions; rank-1, FNIR at FPIR, speed, memory, and the same searches done
+    /// exhaustively with the matcher alone.
+    Identify {
+        /// Gallery size (synthetic templates plus the enrolled FVC fingers).
+        #[arg(long)]
+        gallery_size: u64,
+        /// A folder of FVC-style sets.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Enrol ISO templates or templates extracted from the images.
+        #[arg(long, value_enum, default_value = "iso")]
+        source: Source,
+        /// Where to build (or reuse) the gallery; a temporary folder otherwise.
+        #[arg(long)]
+        gallery: Option<PathBuf>,
+        /// Mated probes also searched exhaustively (0: all when the gallery is small).
+        #[arg(long, default_value_t = 0)]
+        exhaustive_probes: usize,
+        /// Stage-1 shortlist per probe finger.
+        #[arg(long, default_value_t = 200)]
+        shortlist: usize,
+        /// Print the figures as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fit the score calibration on every cross-finger (impostor) pair of every set and
     /// print the knots for `engine/src/matching/calibration.rs`.
     Calibrate {
@@ -102,19 +143,18 @@ fn set_ppi(set: &Set, overrides: &[(String, f32)]) -> Option<f32> {
         })
 }
 
-/// The prepared templates of a set and their image quality (0–100; 0 for ISO templates
-/// that report none).
-fn load_set(
+/// The templates of a set, from its ISO files or extracted from its images.
+fn load_templates(
     set: &Set,
     source: Source,
     ppi: &[(String, f32)],
-) -> anyhow::Result<(Vec<PreparedTemplate>, Vec<u8>)> {
+) -> anyhow::Result<Vec<Template>> {
     let ppi = set_ppi(set, ppi);
     set.samples
         .par_iter()
         .map(|s| {
             let bytes = std::fs::read(&s.path).with_context(|| s.path.display().to_string())?;
-            let view = match source {
+            Ok(match source {
                 Source::Iso => {
                     let record =
                         template::decode(&bytes).with_context(|| s.path.display().to_string())?;
@@ -130,10 +170,25 @@ fn load_set(
                         .with_context(|| s.path.display().to_string())?
                         .template
                 }
-            };
-            let prepared =
-                matching::prepare(&view).with_context(|| s.path.display().to_string())?;
-            Ok((prepared, view.quality))
+            })
+        })
+        .collect()
+}
+
+/// The prepared templates of a set and their image quality (0–100; 0 for ISO templates
+/// that report none).
+fn load_set(
+    set: &Set,
+    source: Source,
+    ppi: &[(String, f32)],
+) -> anyhow::Result<(Vec<PreparedTemplate>, Vec<u8>)> {
+    let templates = load_templates(set, source, ppi)?;
+    templates
+        .par_iter()
+        .zip(&set.samples)
+        .map(|(t, s)| {
+            let prepared = matching::prepare(t).with_context(|| s.path.display().to_string())?;
+            Ok((prepared, t.quality))
         })
         .collect::<anyhow::Result<Vec<_>>>()
         .map(|v| v.into_iter().unzip())
@@ -471,6 +526,346 @@ fn calibrate(dataset: &Path, raw_out: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn gallery_options() -> GalleryOptions {
+    GalleryOptions {
+        feature_len: search::feature::FEATURE_BYTES,
+        ..GalleryOptions::default()
+    }
+}
+
+fn entry_of(template: &Template, subject: u64, finger: FingerPosition) -> anyhow::Result<NewEntry> {
+    Ok(NewEntry {
+        subject,
+        finger,
+        template: template::encode(&TemplateRecord::single(template.clone()), Format::Native)?,
+        feature: search::gallery_feature(template),
+    })
+}
+
+/// Appends `count` synthetic templates (subjects `first..first+count`) to a gallery.
+fn add_synthetic(gallery: &Gallery, first: u64, count: u64, seed: u64) -> anyhow::Result<()> {
+    let bar = (std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(count);
+        bar.set_style(
+            ProgressStyle::with_template("synthesising [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let chunk = 16_384u64;
+    let mut done = 0;
+    while done < count {
+        let n = chunk.min(count - done);
+        let entries: Vec<NewEntry> = (done..done + n)
+            .into_par_iter()
+            .map(|k| {
+                let t = daktilo_bench::synth::finger(seed, first + k);
+                entry_of(&t, first + k, t.finger)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        gallery.append(entries)?;
+        done += n;
+        match &bar {
+            Some(bar) => bar.set_position(done),
+            None if done % (chunk * 16) == 0 || done == count => {
+                eprintln!("synthesised {done}/{count}")
+            }
+            None => {}
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    gallery.flush()?;
+    Ok(())
+}
+
+fn synth(count: u64, out: &Path, seed: u64) -> anyhow::Result<Gallery> {
+    let gallery =
+        Gallery::open(out, gallery_options()).with_context(|| out.display().to_string())?;
+    if !gallery.is_empty() {
+        bail!(
+            "{} already holds a gallery of {} templates",
+            out.display(),
+            gallery.len()
+        );
+    }
+    let started = Instant::now();
+    add_synthetic(&gallery, 1, count, seed)?;
+    eprintln!(
+        "{count} synthetic templates written to {} in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(gallery)
+}
+
+struct IdentifyArgs<'a> {
+    gallery_size: u64,
+    dataset: &'a Path,
+    source: Source,
+    gallery: Option<&'a Path>,
+    exhaustive_probes: usize,
+    shortlist: usize,
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Exhaustive {
+    probes: usize,
+    rank1: f64,
+    two_stage_rank1_same_probes: f64,
+    p50_ms: f64,
+}
+
+#[derive(Serialize)]
+struct IdentifyReport {
+    gallery_size: usize,
+    enrolled_fvc_fingers: usize,
+    mated_searches: usize,
+    nonmated_searches: usize,
+    rank1: f64,
+    fnir_at_fpir_1pct: f64,
+    fnir_at_fpir_01pct: f64,
+    templates_per_s: f64,
+    per_core: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    stage1_ms: f64,
+    bandwidth_gb_s: f64,
+    bandwidth_fraction: f64,
+    bytes_per_template: f64,
+    stage1_bytes_per_template: usize,
+    open_ms: f64,
+    exhaustive: Exhaustive,
+}
+
+fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
+    let sets = fvc::discover(
+        args.dataset,
+        if args.source == Source::Iso {
+            "iso"
+        } else {
+            "tif"
+        },
+    )?;
+    if sets.is_empty() {
+        bail!("{}: no FVC-style sets found", args.dataset.display());
+    }
+    // Fingers 101-105 of every set are enrolled (impression 1) and searched with their
+    // other impressions; fingers 106-110 are searched without being enrolled.
+    let mut enrolled = Vec::new();
+    let mut mated = Vec::new();
+    let mut nonmated = Vec::new();
+    for (si, set) in sets.iter().enumerate() {
+        let templates = load_templates(set, args.source, &[])?;
+        for (sample, t) in set.samples.iter().zip(templates) {
+            let subject = 1_000_000_000 + si as u64 * 1000 + u64::from(sample.finger);
+            if sample.finger <= 105 {
+                if sample.impression == 1 {
+                    enrolled.push((subject, t));
+                } else {
+                    mated.push((subject, t));
+                }
+            } else {
+                nonmated.push(t);
+            }
+        }
+    }
+    let synthetic = args
+        .gallery_size
+        .checked_sub(enrolled.len() as u64)
+        .context("the gallery must hold at least the enrolled FVC fingers")?;
+    let temp;
+    let dir = match args.gallery {
+        Some(d) => d.to_path_buf(),
+        None => {
+            temp = std::env::temp_dir().join(format!("daktilo-identify-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&temp);
+            temp.clone()
+        }
+    };
+    {
+        let gallery =
+            Gallery::open(&dir, gallery_options()).with_context(|| dir.display().to_string())?;
+        if gallery.len() as u64 != args.gallery_size {
+            if !gallery.is_empty() {
+                bail!(
+                    "{} holds {} templates, not {}: use another folder",
+                    dir.display(),
+                    gallery.len(),
+                    args.gallery_size
+                );
+            }
+            add_synthetic(&gallery, 1, synthetic, 1)?;
+            let entries = enrolled
+                .iter()
+                .map(|(s, t)| entry_of(t, *s, FingerPosition::Unknown))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            gallery.append(entries)?;
+            gallery.flush()?;
+            gallery.compact()?;
+        }
+    }
+    let rss_before = daktilo_bench::identify::resident_bytes();
+    let started = Instant::now();
+    let gallery = Gallery::open(&dir, gallery_options())?;
+    let open_ms = started.elapsed().as_secs_f64() * 1e3;
+    let snapshot = gallery.snapshot();
+    let n = snapshot.len();
+    let options = SearchOptions {
+        shortlist: args.shortlist,
+        ..SearchOptions::default()
+    };
+    let probe = |t: &Template| {
+        vec![ProbeFinger {
+            finger: FingerPosition::Unknown,
+            template: t.clone(),
+        }]
+    };
+    let mut latencies = Vec::new();
+    let mut mate_scores = Vec::new();
+    let mut rank1_hits = Vec::new();
+    for (subject, t) in &mated {
+        let started = Instant::now();
+        let found = search::search(&snapshot, &probe(t), &options)?;
+        latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        rank1_hits.push(found.first().is_some_and(|c| c.subject == *subject));
+        mate_scores.push(
+            found
+                .iter()
+                .find(|c| c.subject == *subject)
+                .map(|c| c.score),
+        );
+    }
+    let mut nonmated_top = Vec::new();
+    for t in &nonmated {
+        let started = Instant::now();
+        let found = search::search(&snapshot, &probe(t), &options)?;
+        latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        nonmated_top.push(found.first().map(|c| c.score));
+    }
+    let rss_after = daktilo_bench::identify::resident_bytes();
+    // Stage 1 alone, for the bandwidth comparison (median of a few probes).
+    let mut stage1 = Vec::new();
+    for (_, t) in mated.iter().take(9) {
+        let started = Instant::now();
+        std::hint::black_box(search::stage1_scan(&snapshot, t, args.shortlist));
+        stage1.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let stage1_ms = daktilo_bench::identify::percentile(&stage1, 50.0);
+    let bandwidth = daktilo_bench::identify::read_bandwidth();
+    let scanned = n as f64 * search::feature::FEATURE_BYTES as f64 / (stage1_ms / 1e3);
+    // Exhaustive on a sample of the mated probes.
+    let sample = if args.exhaustive_probes == 0 {
+        if n <= 20_000 { mated.len() } else { 2 }
+    } else {
+        args.exhaustive_probes.min(mated.len())
+    };
+    let step = (mated.len() / sample.max(1)).max(1);
+    let picks: Vec<usize> = (0..mated.len()).step_by(step).take(sample).collect();
+    let mut ex_hits = 0;
+    let mut ex_lat = Vec::new();
+    let exhaustive_options = SearchOptions {
+        exhaustive: true,
+        ..options.clone()
+    };
+    for &i in &picks {
+        let (subject, t) = &mated[i];
+        let started = Instant::now();
+        let found = search::search(&snapshot, &probe(t), &exhaustive_options)?;
+        ex_lat.push(started.elapsed().as_secs_f64() * 1e3);
+        ex_hits += usize::from(found.first().is_some_and(|c| c.subject == *subject));
+    }
+    let two_stage_same = picks.iter().filter(|&&i| rank1_hits[i]).count();
+    let threads = rayon::current_num_threads() as f64;
+    let p50 = daktilo_bench::identify::percentile(&latencies, 50.0);
+    let report = IdentifyReport {
+        gallery_size: n,
+        enrolled_fvc_fingers: enrolled.len(),
+        mated_searches: mated.len(),
+        nonmated_searches: nonmated.len(),
+        rank1: rank1_hits.iter().filter(|&&h| h).count() as f64 / mated.len().max(1) as f64,
+        fnir_at_fpir_1pct: daktilo_bench::identify::fnir_at_fpir(&mate_scores, &nonmated_top, 0.01)
+            .0,
+        fnir_at_fpir_01pct: daktilo_bench::identify::fnir_at_fpir(
+            &mate_scores,
+            &nonmated_top,
+            0.001,
+        )
+        .0,
+        templates_per_s: n as f64 / (p50 / 1e3),
+        per_core: n as f64 / (p50 / 1e3) / threads,
+        p50_ms: p50,
+        p99_ms: daktilo_bench::identify::percentile(&latencies, 99.0),
+        stage1_ms,
+        bandwidth_gb_s: bandwidth / 1e9,
+        bandwidth_fraction: scanned / bandwidth,
+        bytes_per_template: rss_after.saturating_sub(rss_before) as f64 / n.max(1) as f64,
+        stage1_bytes_per_template: search::feature::FEATURE_BYTES,
+        open_ms,
+        exhaustive: Exhaustive {
+            probes: picks.len(),
+            rank1: ex_hits as f64 / picks.len().max(1) as f64,
+            two_stage_rank1_same_probes: two_stage_same as f64 / picks.len().max(1) as f64,
+            p50_ms: daktilo_bench::identify::percentile(&ex_lat, 50.0),
+        },
+    };
+    if args.gallery.is_none() {
+        drop(gallery);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let r = &report;
+    println!(
+        "gallery {} templates ({} FVC fingers enrolled among synthetic ones), opened in {:.1} ms",
+        r.gallery_size, r.enrolled_fvc_fingers, r.open_ms
+    );
+    println!(
+        "{} mated and {} non-mated searches, {:.0} threads",
+        r.mated_searches, r.nonmated_searches, threads
+    );
+    println!("rank-1 identification rate  {:.2}%", 100.0 * r.rank1);
+    println!(
+        "FNIR at FPIR 1%             {:.2}%",
+        100.0 * r.fnir_at_fpir_1pct
+    );
+    println!(
+        "FNIR at FPIR 0.1%           {:.2}%  ({} non-mated searches: below 1/{} this is FPIR 0)",
+        100.0 * r.fnir_at_fpir_01pct,
+        r.nonmated_searches,
+        r.nonmated_searches
+    );
+    println!("latency p50 {:.1} ms, p99 {:.1} ms", r.p50_ms, r.p99_ms);
+    println!(
+        "templates searched per second {:.0} ({:.0} per core)",
+        r.templates_per_s, r.per_core
+    );
+    println!(
+        "stage 1 alone {:.1} ms: {:.2} GB/s of {:.2} GB/s measured read bandwidth ({:.0}%)",
+        r.stage1_ms,
+        scanned / 1e9,
+        r.bandwidth_gb_s,
+        100.0 * r.bandwidth_fraction
+    );
+    println!(
+        "resident memory per template {:.0} bytes (stage-1 feature {} bytes)",
+        r.bytes_per_template, r.stage1_bytes_per_template
+    );
+    println!(
+        "exhaustive (matcher only) on {} mated probes: rank-1 {:.2}% (two-stage on the same probes {:.2}%), p50 {:.0} ms",
+        r.exhaustive.probes,
+        100.0 * r.exhaustive.rank1,
+        100.0 * r.exhaustive.two_stage_rank1_same_probes,
+        r.exhaustive.p50_ms
+    );
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     let result = match args.command {
@@ -494,6 +889,24 @@ fn main() {
             impostors,
         }),
         Command::Calibrate { dataset, raw } => calibrate(&dataset, raw.as_deref()),
+        Command::Synth { count, out, seed } => synth(count, &out, seed).map(|_| ()),
+        Command::Identify {
+            gallery_size,
+            dataset,
+            source,
+            gallery,
+            exhaustive_probes,
+            shortlist,
+            json,
+        } => identify(IdentifyArgs {
+            gallery_size,
+            dataset: &dataset,
+            source,
+            gallery: gallery.as_deref(),
+            exhaustive_probes,
+            shortlist,
+            json,
+        }),
     };
     if let Err(e) = result {
         eprintln!("daktilo-bench: error: {e:#}");

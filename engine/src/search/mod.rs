@@ -1,0 +1,358 @@
+//! 1:N search over a gallery, in two stages.
+//!
+//! Stage 1 scans the fixed-size feature of every live template ([`feature`]) — contiguous
+//! in the memory-mapped segments — with AND and POPCNT, in parallel over blocks of entries
+//! (rayon), compiled for AVX2, AVX-512, NEON and the baseline with runtime dispatch; every
+//! build computes the same integer counts, so the results are identical. Stage 2 runs the
+//! 1:1 matcher on the best few hundred and returns calibrated scores, fused per subject
+//! over the probe's fingers.
+
+pub mod feature;
+
+use std::collections::{BTreeMap, HashSet};
+
+use rayon::prelude::*;
+
+use crate::gallery::Snapshot;
+use crate::matching::{self, PreparedTemplate, Score};
+use crate::template::native::NativeRecord;
+use crate::template::{FingerPosition, Template};
+use feature::{FEATURE_BYTES, ProbeFeature, Side};
+
+/// One finger of a search probe.
+#[derive(Debug, Clone)]
+pub struct ProbeFinger {
+    /// Where the finger sits; `Unknown` searches every position.
+    pub finger: FingerPosition,
+    /// Its template.
+    pub template: Template,
+}
+
+/// How to search.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// At most this many candidates (subjects) are returned.
+    pub max_results: usize,
+    /// Only candidates whose fused score reaches this are returned.
+    pub threshold: Option<Score>,
+    /// Or: the threshold that gives about this false positive identification rate on
+    /// this gallery (the stricter of the two applies when both are given).
+    pub target_fpir: Option<f64>,
+    /// Search only these subjects.
+    pub subjects: Option<HashSet<u64>>,
+    /// Use only these of the probe's fingers.
+    pub fingers: Option<Vec<FingerPosition>>,
+    /// Templates per probe finger that stage 1 passes to stage 2.
+    pub shortlist: usize,
+    /// Skip stage 1: compare every template with the matcher (slow; for measuring what
+    /// stage 1 costs in accuracy).
+    pub exhaustive: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self {
+            max_results: 20,
+            threshold: None,
+            target_fpir: None,
+            subjects: None,
+            fingers: None,
+            shortlist: 200,
+            exhaustive: false,
+        }
+    }
+}
+
+/// One finger's score within a candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FingerScore {
+    /// The probe finger.
+    pub finger: FingerPosition,
+    /// The gallery template that scored best for it.
+    pub template_id: u64,
+    /// Its calibrated score.
+    pub score: Score,
+}
+
+/// A candidate subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The subject.
+    pub subject: u64,
+    /// Sum of the per-finger scores (the FMRs of independent fingers multiply).
+    pub score: Score,
+    /// The per-finger scores, in probe order.
+    pub fingers: Vec<FingerScore>,
+}
+
+/// Why a search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// A probe finger could not be prepared.
+    #[error("probe finger {0:?}: {1}")]
+    Probe(FingerPosition, matching::MatchError),
+    /// No probe finger is left to search with.
+    #[error("the probe has no finger to search with (after the finger selection)")]
+    NoFinger,
+}
+
+/// The gallery-side feature of a template (for [`crate::gallery::NewEntry::feature`]).
+pub fn gallery_feature(template: &Template) -> Vec<u8> {
+    feature::feature(template, Side::Gallery).to_vec()
+}
+
+/// A shortlisted entry: stage-1 score and where to find it.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    score: f32,
+    segment: usize,
+    index: usize,
+}
+
+fn keep_best(hits: &mut Vec<Hit>, k: usize) {
+    if hits.len() > k {
+        hits.select_nth_unstable_by(k - 1, |a, b| b.score.total_cmp(&a.score));
+        hits.truncate(k);
+    }
+}
+
+/// Stage-1 scores of a block of contiguous features, written into `out`. Dispatched at run
+/// time; integer counts make every version's results identical.
+#[allow(unsafe_code)]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+popcnt",
+    "x86_64+avx2+popcnt",
+    "x86_64+popcnt",
+    "aarch64+neon"
+))]
+pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(
+        features
+            .chunks_exact(FEATURE_BYTES)
+            .map(|g| feature::score(probe, g)),
+    );
+}
+
+/// The same scan without dispatch (the baseline build), for checking that dispatch
+/// changes nothing.
+pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(
+        features
+            .chunks_exact(FEATURE_BYTES)
+            .map(|g| feature::score(probe, g)),
+    );
+}
+
+/// Entries scanned per parallel task.
+const BLOCK: usize = 8192;
+
+/// Stage 1 alone over every segment entry (no filters, no stage 2): the best `shortlist`
+/// stage-1 scores. For measuring the scan's speed against the memory bandwidth.
+pub fn stage1_scan(snapshot: &Snapshot, template: &Template, shortlist: usize) -> Vec<f32> {
+    let pfeat = ProbeFeature::new(&feature::feature(template, Side::Probe));
+    let blocks: Vec<(usize, usize)> = snapshot
+        .segments
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| (0..s.len()).step_by(BLOCK).map(move |start| (si, start)))
+        .collect();
+    let mut best: Vec<f32> = blocks
+        .par_iter()
+        .map_init(Vec::new, |scores, &(si, start)| {
+            let s = &snapshot.segments[si];
+            let end = (start + BLOCK).min(s.len());
+            scan_block(
+                &pfeat,
+                &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
+                scores,
+            );
+            let mut local = scores.clone();
+            if local.len() > shortlist {
+                local.select_nth_unstable_by(shortlist - 1, |a, b| b.total_cmp(a));
+                local.truncate(shortlist);
+            }
+            local
+        })
+        .flatten()
+        .collect();
+    best.sort_by(|a, b| b.total_cmp(a));
+    best.truncate(shortlist);
+    best
+}
+
+/// Searches a gallery snapshot.
+pub fn search(
+    snapshot: &Snapshot,
+    probe: &[ProbeFinger],
+    options: &SearchOptions,
+) -> Result<Vec<Candidate>, SearchError> {
+    let fingers: Vec<&ProbeFinger> = probe
+        .iter()
+        .filter(|p| {
+            options
+                .fingers
+                .as_ref()
+                .is_none_or(|f| f.contains(&p.finger))
+        })
+        .collect();
+    if fingers.is_empty() {
+        return Err(SearchError::NoFinger);
+    }
+    // Memtable entries are searched like one more segment.
+    let mem: Vec<_> = snapshot.memtable.iter().flat_map(|c| c.iter()).collect();
+    // subject -> best score per probe finger
+    let mut best: BTreeMap<u64, Vec<Option<(u64, Score)>>> = BTreeMap::new();
+    for (k, pf) in fingers.iter().enumerate() {
+        let prepared =
+            matching::prepare(&pf.template).map_err(|e| SearchError::Probe(pf.finger, e))?;
+        let wanted = |finger: u8, subject: u64, id: u64| {
+            (pf.finger == FingerPosition::Unknown || finger == pf.finger.code())
+                && options
+                    .subjects
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&subject))
+                && !snapshot.tombstones.contains(&id)
+        };
+        let hits: Vec<Hit> = if options.exhaustive {
+            let mut all = Vec::new();
+            for (si, s) in snapshot.segments.iter().enumerate() {
+                all.extend(
+                    (0..s.len())
+                        .filter(|&i| wanted(s.finger(i), s.subject(i), s.id(i)))
+                        .map(|index| Hit {
+                            score: 0.0,
+                            segment: si,
+                            index,
+                        }),
+                );
+            }
+            all.extend(
+                mem.iter()
+                    .enumerate()
+                    .filter(|(_, e)| wanted(e.finger, e.subject, e.id))
+                    .map(|(index, _)| Hit {
+                        score: 0.0,
+                        segment: usize::MAX,
+                        index,
+                    }),
+            );
+            all
+        } else {
+            let pfeat = ProbeFeature::new(&feature::feature(&pf.template, Side::Probe));
+            // Blocks of every segment, scanned in parallel; each keeps its best.
+            let blocks: Vec<(usize, usize)> = snapshot
+                .segments
+                .iter()
+                .enumerate()
+                .flat_map(|(si, s)| (0..s.len()).step_by(BLOCK).map(move |start| (si, start)))
+                .collect();
+            let mut hits: Vec<Hit> = blocks
+                .par_iter()
+                .map_init(Vec::new, |scores, &(si, start)| {
+                    let s = &snapshot.segments[si];
+                    let end = (start + BLOCK).min(s.len());
+                    scan_block(
+                        &pfeat,
+                        &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
+                        scores,
+                    );
+                    let mut local: Vec<Hit> = scores
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| {
+                            wanted(s.finger(start + i), s.subject(start + i), s.id(start + i))
+                        })
+                        .map(|(i, &score)| Hit {
+                            score,
+                            segment: si,
+                            index: start + i,
+                        })
+                        .collect();
+                    keep_best(&mut local, options.shortlist);
+                    local
+                })
+                .reduce(Vec::new, |mut a, b| {
+                    a.extend(b);
+                    keep_best(&mut a, options.shortlist);
+                    a
+                });
+            hits.extend(
+                mem.iter()
+                    .enumerate()
+                    .filter(|(_, e)| wanted(e.finger, e.subject, e.id))
+                    .map(|(index, e)| Hit {
+                        score: feature::score(&pfeat, &e.feature),
+                        segment: usize::MAX,
+                        index,
+                    }),
+            );
+            keep_best(&mut hits, options.shortlist);
+            hits
+        };
+        // Stage 2: the matcher on the shortlist.
+        let scored: Vec<(u64, u64, Score)> = hits
+            .par_iter()
+            .filter_map(|h| {
+                let (id, subject, bytes) = if h.segment == usize::MAX {
+                    let e = mem[h.index];
+                    (e.id, e.subject, e.template.as_slice())
+                } else {
+                    let s = &snapshot.segments[h.segment];
+                    (s.id(h.index), s.subject(h.index), s.template(h.index))
+                };
+                // Checked when appended and protected by checksums; skip rather than fail
+                // the whole search if one still does not parse.
+                let record = NativeRecord::parse(bytes).ok()?;
+                let view = record.views().next()?.to_template();
+                let candidate: PreparedTemplate = matching::prepare(&view).ok()?;
+                Some((subject, id, matching::compare(&prepared, &candidate)))
+            })
+            .collect();
+        for (subject, id, score) in scored {
+            let slot = &mut best
+                .entry(subject)
+                .or_insert_with(|| vec![None; fingers.len()])[k];
+            if slot.is_none_or(|(_, s)| score > s) {
+                *slot = Some((id, score));
+            }
+        }
+    }
+    let subjects = snapshot_subjects(snapshot).max(1);
+    let mut threshold = options.threshold.unwrap_or(f32::NEG_INFINITY);
+    if let Some(fpir) = options.target_fpir {
+        threshold = threshold.max(matching::threshold_for_fmr(fpir / subjects as f64));
+    }
+    let mut out: Vec<Candidate> = best
+        .into_iter()
+        .map(|(subject, per)| {
+            let fingers_scored: Vec<FingerScore> = per
+                .iter()
+                .zip(&fingers)
+                .filter_map(|(s, pf)| {
+                    s.map(|(template_id, score)| FingerScore {
+                        finger: pf.finger,
+                        template_id,
+                        score,
+                    })
+                })
+                .collect();
+            Candidate {
+                subject,
+                score: fingers_scored.iter().map(|f| f.score).sum(),
+                fingers: fingers_scored,
+            }
+        })
+        .filter(|c| c.score >= threshold)
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.subject.cmp(&b.subject)));
+    out.truncate(options.max_results);
+    Ok(out)
+}
+
+/// Number of distinct subjects (estimated by live entries; exact when each subject has one
+/// template per finger searched).
+fn snapshot_subjects(snapshot: &Snapshot) -> usize {
+    snapshot.len()
+}
