@@ -63,6 +63,11 @@ impl PreparedTemplate {
     pub fn cylinders(&self) -> usize {
         self.cylinders.len()
     }
+
+    /// The usable cylinders (for search features built from them).
+    pub fn cylinder_codes(&self) -> &[Cylinder] {
+        &self.cylinders
+    }
 }
 
 /// Prepares a template (one view) for matching.

@@ -1,15 +1,16 @@
-//! The stage-1 search feature: a fixed 8192-bit (1 KB) array into which every pair of
-//! nearby minutiae of a template sets one bit — the hash of its rotation- and
-//! translation-invariant geometry (the pair's length, and each minutia's direction relative
-//! to the line joining them). Two impressions of one finger share many such pairs, so their
-//! arrays share many bits; counting them is an AND and a popcount per 64 bits, scanned over
-//! the gallery at memory speed.
-//!
-//! Gallery features are written *soft*: each pair also sets the codes of the neighbouring
-//! bins on the side its values lie nearest, so that a probe pair quantised into the next
-//! bin still finds its mate. Probe features set one code per pair.
+//! The stage-1 search feature: a fixed 8192-bit (1 KB) array built from the template's
+//! minutia cylinders (the matcher's local structures) by locality-sensitive hashing, after
+//! Cappelli, Ferrara and Maltoni, "Fingerprint indexing based on Minutia Cylinder-Code"
+//! (IEEE TPAMI 33(5), 2011). Each of 64 hash functions reads 10 fixed cells of a cylinder;
+//! where all 10 are valid and at least 2 are set, the function's value, hashed with its
+//! number, sets one bit. Cylinders of the same minutia in two impressions agree on most
+//! cells, so their codes — and the bits — often coincide; counting shared bits is an AND
+//! and a popcount per 64 bits, scanned over the gallery at memory speed.
 
-use crate::matching::params::MATCH_PPCM;
+use std::sync::OnceLock;
+
+use crate::matching::params::{ND, NS};
+use crate::matching::{self, PreparedTemplate};
 use crate::template::Template;
 
 /// Feature size in bytes.
@@ -18,94 +19,73 @@ pub const FEATURE_BYTES: usize = 1024;
 pub const FEATURE_WORDS: usize = FEATURE_BYTES / 8;
 const BITS: u32 = (FEATURE_BYTES * 8) as u32;
 
-/// Pairs shorter than this are too sensitive to position noise, px at 500 ppi.
-const MIN_LENGTH: f32 = 20.0;
-/// Pairs longer than this suffer too much from skin distortion, px at 500 ppi.
-const MAX_LENGTH: f32 = 120.0;
-/// Length bin, px.
-const LENGTH_BIN: f32 = 10.0;
-/// Angle bins per turn (30° each).
-const ANGLE_BINS: f32 = 12.0;
+/// Hash functions.
+const FUNCTIONS: usize = 64;
+/// Cells each function reads.
+const CELLS_PER_FUNCTION: usize = 10;
+/// Functions read cells within this many cells of the cylinder's centre.
+const CENTRAL_RADIUS: f32 = 5.5;
+/// A code with fewer set cells says little (empty neighbourhoods look alike).
+const MIN_SET: u32 = 2;
 
-/// Which side of the comparison a feature is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// Stored in the gallery: soft (neighbouring bins too).
-    Gallery,
-    /// A search probe: one code per pair.
-    Probe,
+/// The (section, cell) pairs each function reads: fixed forever for this feature version
+/// (a change needs a new gallery feature version and a rebuild).
+fn functions() -> &'static [[(usize, usize); CELLS_PER_FUNCTION]; FUNCTIONS] {
+    static F: OnceLock<[[(usize, usize); CELLS_PER_FUNCTION]; FUNCTIONS]> = OnceLock::new();
+    F.get_or_init(|| {
+        let half = (NS as f32 - 1.0) / 2.0;
+        let cells: Vec<usize> = (0..NS * NS)
+            .filter(|&c| {
+                let (u, v) = ((c / NS) as f32 - half, (c % NS) as f32 - half);
+                u * u + v * v <= CENTRAL_RADIUS * CENTRAL_RADIUS
+            })
+            .collect();
+        // SplitMix64 from a fixed seed.
+        let mut state = 0x0dac_711d_0000_0001u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let mut out = [[(0usize, 0usize); CELLS_PER_FUNCTION]; FUNCTIONS];
+        for f in out.iter_mut() {
+            for slot in f.iter_mut() {
+                *slot = (
+                    (next() % ND as u64) as usize,
+                    cells[(next() % cells.len() as u64) as usize],
+                );
+            }
+        }
+        out
+    })
 }
 
-fn hash(length: i32, a: i32, b: i32) -> u32 {
-    let mut h = (length as u32).wrapping_mul(0x9e37_79b1)
-        ^ (a as u32).wrapping_mul(0x85eb_ca77)
-        ^ (b as u32).wrapping_mul(0xc2b2_ae3d);
+fn hash(function: usize, value: u32) -> u32 {
+    let mut h = (function as u32).wrapping_mul(0x9e37_79b1) ^ value.wrapping_mul(0x85eb_ca77);
     h ^= h >> 15;
     h = h.wrapping_mul(0x2c1b_3c6d);
     h ^= h >> 12;
     h % BITS
 }
 
-/// A value's bin and its nearest neighbouring bin (wrapping for angles).
-fn bins(v: f32, wrap: Option<i32>) -> [i32; 2] {
-    let b = v.floor();
-    let other = if v - b < 0.5 { b - 1.0 } else { b + 1.0 };
-    let (b, other) = (b as i32, other as i32);
-    match wrap {
-        Some(n) => [b.rem_euclid(n), other.rem_euclid(n)],
-        None => [b, other],
-    }
-}
-
-/// The feature of a template (its first 255 minutiae), as 128 little-endian words in bytes.
-pub fn feature(template: &Template, side: Side) -> [u8; FEATURE_BYTES] {
+/// The feature of a prepared template, as 128 little-endian words in bytes.
+pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
     let mut words = [0u64; FEATURE_WORDS];
-    let (rx, ry) = (template.resolution.x.max(1), template.resolution.y.max(1));
-    let (sx, sy) = (MATCH_PPCM / f32::from(rx), MATCH_PPCM / f32::from(ry));
-    let points: Vec<(f32, f32, f32)> = template
-        .minutiae
-        .iter()
-        .take(255)
-        .map(|m| {
-            (
-                f32::from(m.x) * sx,
-                -f32::from(m.y) * sy,
-                m.direction_radians(),
-            )
-        })
-        .collect();
-    let turn = std::f32::consts::TAU;
-    let mut set = |h: u32| words[(h / 64) as usize] |= 1 << (h % 64);
-    for (i, a) in points.iter().enumerate() {
-        for (j, b) in points.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-            let d = (dx * dx + dy * dy).sqrt();
-            if !(MIN_LENGTH..=MAX_LENGTH).contains(&d) {
-                continue;
-            }
-            let phi = dy.atan2(dx);
-            let ba = (a.2 - phi).rem_euclid(turn) / turn * ANGLE_BINS;
-            let bb = (b.2 - phi).rem_euclid(turn) / turn * ANGLE_BINS;
-            let bl = d / LENGTH_BIN;
-            match side {
-                Side::Probe => set(hash(
-                    bl as i32,
-                    (ba as i32).rem_euclid(12),
-                    (bb as i32).rem_euclid(12),
-                )),
-                Side::Gallery => {
-                    let n = ANGLE_BINS as i32;
-                    for l in bins(bl, None) {
-                        for x in bins(ba, Some(n)) {
-                            for y in bins(bb, Some(n)) {
-                                set(hash(l, x, y));
-                            }
-                        }
-                    }
+    for c in prepared.cylinder_codes() {
+        'function: for (f, cells) in functions().iter().enumerate() {
+            let mut value = 0u32;
+            for (k, &(section, cell)) in cells.iter().enumerate() {
+                let (word, bit) = (cell / 64, cell % 64);
+                if c.valid[word] >> bit & 1 == 0 {
+                    continue 'function;
                 }
+                value |= ((c.bits[section][word] >> bit & 1) as u32) << k;
+            }
+            if value.count_ones() >= MIN_SET {
+                let h = hash(f, value);
+                words[(h / 64) as usize] |= 1 << (h % 64);
             }
         }
     }
@@ -114,6 +94,15 @@ pub fn feature(template: &Template, side: Side) -> [u8; FEATURE_BYTES] {
         out[8 * k..8 * k + 8].copy_from_slice(&w.to_le_bytes());
     }
     out
+}
+
+/// The feature of a template (all zero when it cannot be prepared: it then matches
+/// nothing in stage 1).
+pub fn feature(template: &Template) -> [u8; FEATURE_BYTES] {
+    match matching::prepare(template) {
+        Ok(p) => feature_of(&p),
+        Err(_) => [0; FEATURE_BYTES],
+    }
 }
 
 /// A probe feature unpacked for scanning, with its bit count.
@@ -137,9 +126,8 @@ impl ProbeFeature {
     }
 }
 
-/// Stage-1 similarity: how far the probe bits found in the gallery feature exceed what
-/// chance gives at that feature's density, in standard deviations. The same arithmetic
-/// (integer counts, then one f32 formula) on every instruction set.
+/// Stage-1 similarity in [0, 1]: shared bits over the geometric mean of both bit counts.
+/// Integer counts, then one f32 formula: the same on every instruction set.
 #[inline(always)]
 pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
     let mut common = 0u32;
@@ -149,8 +137,10 @@ pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
         common += (g & probe.words[k]).count_ones();
         ones += g.count_ones();
     }
-    let density = ones as f32 / BITS as f32;
-    let expected = probe.ones as f32 * density;
-    let spread = (expected * (1.0 - density)).max(1.0).sqrt();
-    (common as f32 - expected) / spread
+    let norm = ((probe.ones as f32) * (ones as f32)).sqrt();
+    if norm > 0.0 {
+        common as f32 / norm
+    } else {
+        0.0
+    }
 }

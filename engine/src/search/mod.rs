@@ -1,6 +1,7 @@
 //! 1:N search over a gallery, in two stages.
 //!
-//! Stage 1 scans the fixed-size feature of every live template ([`feature`]) — contiguous
+//! Stage 1 scans the fixed-size feature of every live template ([`feature`], 1 KB of
+//! cylinder hashes) — contiguous
 //! in the memory-mapped segments — with AND and POPCNT, in parallel over blocks of entries
 //! (rayon), compiled for AVX2, AVX-512, NEON and the baseline with runtime dispatch; every
 //! build computes the same integer counts, so the results are identical. Stage 2 runs the
@@ -17,7 +18,7 @@ use crate::gallery::Snapshot;
 use crate::matching::{self, PreparedTemplate, Score};
 use crate::template::native::NativeRecord;
 use crate::template::{FingerPosition, Template};
-use feature::{FEATURE_BYTES, ProbeFeature, Side};
+use feature::{FEATURE_BYTES, ProbeFeature};
 
 /// One finger of a search probe.
 #[derive(Debug, Clone)]
@@ -98,7 +99,7 @@ pub enum SearchError {
 
 /// The gallery-side feature of a template (for [`crate::gallery::NewEntry::feature`]).
 pub fn gallery_feature(template: &Template) -> Vec<u8> {
-    feature::feature(template, Side::Gallery).to_vec()
+    feature::feature(template).to_vec()
 }
 
 /// A shortlisted entry: stage-1 score and where to find it.
@@ -151,7 +152,7 @@ const BLOCK: usize = 8192;
 /// Stage 1 alone over every segment entry (no filters, no stage 2): the best `shortlist`
 /// stage-1 scores. For measuring the scan's speed against the memory bandwidth.
 pub fn stage1_scan(snapshot: &Snapshot, template: &Template, shortlist: usize) -> Vec<f32> {
-    let pfeat = ProbeFeature::new(&feature::feature(template, Side::Probe));
+    let pfeat = ProbeFeature::new(&feature::feature(template));
     let blocks: Vec<(usize, usize)> = snapshot
         .segments
         .iter()
@@ -240,7 +241,7 @@ pub fn search(
             );
             all
         } else {
-            let pfeat = ProbeFeature::new(&feature::feature(&pf.template, Side::Probe));
+            let pfeat = ProbeFeature::new(&feature::feature_of(&prepared));
             // Blocks of every segment, scanned in parallel; each keeps its best.
             let blocks: Vec<(usize, usize)> = snapshot
                 .segments
