@@ -88,6 +88,16 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Compare impostor scores against synthetic templates with impostor scores between
+    /// real FVC fingers (matcher and stage-1 feature).
+    SynthCompare {
+        /// A folder of FVC-style sets (ISO templates).
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Synthetic templates to compare against.
+        #[arg(long, default_value_t = 2000)]
+        count: u64,
+    },
     /// 1:N identification: FVC fingers enrolled among synthetic ones, searched with their
     /// other impressions; rank-1, FNIR at FPIR, speed, memory, and the same searches done
     /// exhaustively with the matcher alone.
@@ -601,6 +611,87 @@ fn synth(count: u64, out: &Path, seed: u64) -> anyhow::Result<Gallery> {
     Ok(gallery)
 }
 
+fn synth_compare(dataset: &Path, count: u64) -> anyhow::Result<()> {
+    let sets = fvc::discover(dataset, "iso")?;
+    let synthetic: Vec<Template> = (0..count)
+        .into_par_iter()
+        .map(|k| daktilo_bench::synth::finger(1, k + 1))
+        .collect();
+    let synthetic_prepared: Vec<PreparedTemplate> = synthetic
+        .par_iter()
+        .map(matching::prepare)
+        .collect::<Result<_, _>>()?;
+    let synthetic_features: Vec<[u8; search::feature::FEATURE_BYTES]> = synthetic_prepared
+        .iter()
+        .map(search::feature::feature_of)
+        .collect();
+    let (mut real, mut fake, mut real1, mut fake1) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for set in &sets {
+        let templates = load_templates(set, Source::Iso, &[])?;
+        let prepared: Vec<PreparedTemplate> = templates
+            .par_iter()
+            .map(matching::prepare)
+            .collect::<Result<_, _>>()?;
+        let features: Vec<_> = prepared.iter().map(search::feature::feature_of).collect();
+        for (a, b) in fvc::all_impostors(set) {
+            real.push(matching::compare(&prepared[a], &prepared[b]));
+            real1.push(search::feature::score(
+                &search::feature::ProbeFeature::new(&features[a]),
+                &features[b],
+            ));
+        }
+        for (i, s) in set
+            .samples
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.impression == 1)
+        {
+            let _ = s;
+            let p = search::feature::ProbeFeature::new(&features[i]);
+            fake.par_extend(
+                synthetic_prepared
+                    .par_iter()
+                    .map(|c| matching::compare(&prepared[i], c)),
+            );
+            fake1.extend(
+                synthetic_features
+                    .iter()
+                    .map(|f| search::feature::score(&p, f)),
+            );
+        }
+    }
+    let describe = |name: &str, v: &mut Vec<f32>| {
+        v.sort_by(f32::total_cmp);
+        let n = v.len();
+        let q = |p: f64| v[((p * n as f64) as usize).min(n - 1)];
+        println!(
+            "{name:<34} n={n:>7}  p50 {:>6.2}  p90 {:>6.2}  p99 {:>6.2}  p99.9 {:>6.2}  max {:>6.2}",
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            v[n - 1]
+        );
+    };
+    println!("matcher scores (calibrated):");
+    describe("FVC impostors (cross-finger)", &mut real);
+    describe("FVC probes vs synthetic", &mut fake);
+    for t in [10.0f32, 20.0, 30.0] {
+        let share =
+            |v: &[f32]| 100.0 * v.iter().filter(|&&s| s >= t).count() as f64 / v.len() as f64;
+        println!(
+            "  share at or above {t:>4}: FVC {:.3}%   synthetic {:.3}%",
+            share(&real),
+            share(&fake)
+        );
+    }
+    println!("stage-1 scores:");
+    describe("FVC impostors (cross-finger)", &mut real1);
+    describe("FVC probes vs synthetic", &mut fake1);
+    Ok(())
+}
+
 struct IdentifyArgs<'a> {
     gallery_size: u64,
     dataset: &'a Path,
@@ -890,6 +981,7 @@ fn main() {
         }),
         Command::Calibrate { dataset, raw } => calibrate(&dataset, raw.as_deref()),
         Command::Synth { count, out, seed } => synth(count, &out, seed).map(|_| ()),
+        Command::SynthCompare { dataset, count } => synth_compare(&dataset, count),
         Command::Identify {
             gallery_size,
             dataset,

@@ -345,7 +345,8 @@ pub fn search(
                 fingers: fingers_scored,
             }
         })
-        .filter(|c| c.score >= threshold)
+        // A score of 0 stands for FMR 1: no evidence at all.
+        .filter(|c| c.score > 0.0 && c.score >= threshold)
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.subject.cmp(&b.subject)));
     out.truncate(options.max_results);

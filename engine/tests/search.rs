@@ -1,0 +1,190 @@
+//! 1:N search over a gallery: finds mates, honours deletes and restrictions, and gives the
+//! same stage-1 scores on every instruction set.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use daktilo_engine::datasets;
+use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
+use daktilo_engine::search::{self, ProbeFinger, SearchOptions, feature};
+use daktilo_engine::template::{self, FingerPosition, Format, Template, TemplateRecord};
+
+fn fvc_db1() -> Option<Vec<(u32, u32, Template)>> {
+    let Some(dir) = datasets::locate() else {
+        eprintln!("{}", datasets::skip_message("search on FVC2002"));
+        return None;
+    };
+    let mut out = Vec::new();
+    for f in 101..=110u32 {
+        for i in 1..=8u32 {
+            let path = dir.join(format!("fvc2002/DB1_B/{f}_{i}.iso"));
+            let record = template::decode(&std::fs::read(path).unwrap()).unwrap();
+            out.push((f, i, record.templates.into_iter().next().unwrap()));
+        }
+    }
+    Some(out)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("daktilo-search-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn options() -> GalleryOptions {
+    GalleryOptions {
+        feature_len: feature::FEATURE_BYTES,
+        flush_entries: 6,
+        create: true,
+    }
+}
+
+fn entry(t: &Template, subject: u64, finger: FingerPosition) -> NewEntry {
+    NewEntry {
+        subject,
+        finger,
+        template: template::encode(&TemplateRecord::single(t.clone()), Format::Native).unwrap(),
+        feature: search::gallery_feature(t),
+    }
+}
+
+fn probe(t: &Template) -> Vec<ProbeFinger> {
+    vec![ProbeFinger {
+        finger: FingerPosition::Unknown,
+        template: t.clone(),
+    }]
+}
+
+#[test]
+fn mates_are_found_deleted_ones_are_not_and_restrictions_hold() {
+    let Some(prints) = fvc_db1() else { return };
+    let dir = scratch("mates");
+    let g = Gallery::open(&dir, options()).unwrap();
+    // Impression 1 of every finger enrolled (spread over segments and the log).
+    let mut ids = Vec::new();
+    for (f, _, t) in prints.iter().filter(|p| p.1 == 1) {
+        ids.extend(
+            g.append(vec![entry(t, u64::from(*f), FingerPosition::RightIndex)])
+                .unwrap(),
+        );
+    }
+    let snap = g.snapshot();
+    let mut rank1 = 0;
+    let probes: Vec<_> = prints.iter().filter(|p| p.1 > 1).collect();
+    for (f, _, t) in &probes {
+        let found = search::search(&snap, &probe(t), &SearchOptions::default()).unwrap();
+        assert!(found.windows(2).all(|w| w[0].score >= w[1].score));
+        if found.first().is_some_and(|c| c.subject == u64::from(*f)) {
+            rank1 += 1;
+        }
+    }
+    assert!(
+        rank1 * 100 >= probes.len() * 90,
+        "rank-1 {rank1} of {}",
+        probes.len()
+    );
+    // Deleting finger 101's template removes it from results at once.
+    g.delete(&[ids[0]]).unwrap();
+    let snap = g.snapshot();
+    let t = &prints.iter().find(|p| p.0 == 101 && p.1 == 2).unwrap().2;
+    let found = search::search(&snap, &probe(t), &SearchOptions::default()).unwrap();
+    assert!(found.iter().all(|c| c.subject != 101));
+    // Subject restriction and finger selection.
+    let t = &prints.iter().find(|p| p.0 == 105 && p.1 == 3).unwrap().2;
+    let only: HashSet<u64> = [105, 106].into_iter().collect();
+    let found = search::search(
+        &snap,
+        &probe(t),
+        &SearchOptions {
+            subjects: Some(only),
+            ..SearchOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(found.iter().all(|c| c.subject == 105 || c.subject == 106));
+    assert_eq!(found.first().map(|c| c.subject), Some(105));
+    let wrong_finger = vec![ProbeFinger {
+        finger: FingerPosition::LeftThumb,
+        template: t.clone(),
+    }];
+    assert!(
+        search::search(&snap, &wrong_finger, &SearchOptions::default())
+            .unwrap()
+            .is_empty()
+    );
+    let none = SearchOptions {
+        fingers: Some(vec![FingerPosition::LeftThumb]),
+        ..SearchOptions::default()
+    };
+    assert!(search::search(&snap, &probe(t), &none).is_err());
+    // Exhaustive search agrees on the mate.
+    let found = search::search(
+        &snap,
+        &probe(t),
+        &SearchOptions {
+            exhaustive: true,
+            ..SearchOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(found.first().map(|c| c.subject), Some(105));
+    // A strict target FPIR leaves only strong candidates.
+    let strict = SearchOptions {
+        target_fpir: Some(1e-6),
+        ..SearchOptions::default()
+    };
+    for c in search::search(&snap, &probe(t), &strict).unwrap() {
+        assert!(c.score >= daktilo_engine::matching::threshold_for_fmr(1e-6 / snap.len() as f64));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn empty_and_single_galleries_and_empty_probes_give_defined_answers() {
+    let Some(prints) = fvc_db1() else { return };
+    let dir = scratch("small");
+    let g = Gallery::open(&dir, options()).unwrap();
+    let t = &prints[0].2;
+    assert!(
+        search::search(&g.snapshot(), &probe(t), &SearchOptions::default())
+            .unwrap()
+            .is_empty()
+    );
+    g.append(vec![entry(t, 7, FingerPosition::Unknown)])
+        .unwrap();
+    let found = search::search(
+        &g.snapshot(),
+        &probe(&prints[1].2),
+        &SearchOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].subject, 7);
+    let empty = Template::new(300, 400);
+    assert!(
+        search::search(&g.snapshot(), &probe(&empty), &SearchOptions::default())
+            .unwrap()
+            .is_empty()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stage_one_scores_are_identical_with_and_without_runtime_dispatch() {
+    let Some(prints) = fvc_db1() else { return };
+    let features: Vec<u8> = prints
+        .iter()
+        .flat_map(|p| search::gallery_feature(&p.2))
+        .collect();
+    for (_, _, t) in prints.iter().step_by(7) {
+        let p = feature::ProbeFeature::new(&feature::feature(t));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        search::scan_block(&p, &features, &mut a);
+        search::scan_block_baseline(&p, &features, &mut b);
+        assert_eq!(a.len(), prints.len());
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+}
