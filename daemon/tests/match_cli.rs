@@ -89,3 +89,30 @@ fn a_bad_template_exits_4() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.iso"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn images_are_matched_through_the_extractor() {
+    let (Some(a), Some(b), Some(c)) = (fvc("101_1.tif"), fvc("101_3.tif"), fvc("103_1.tif")) else {
+        return;
+    };
+    let out = daktilo(&["match", &a, &b, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["decision"], "match");
+    let out = daktilo(&["match", &a, &c, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["decision"], "no match");
+    let dir = std::env::temp_dir().join(format!("daktilo-notprint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a print").unwrap();
+    let out = daktilo(&["match", text.to_str().unwrap(), &a]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither a template nor a usable image"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -47,9 +47,9 @@ enum Command {
     },
     /// Compare two templates (1:1): calibrated score and decision.
     Match {
-        /// The probe template.
+        /// The probe: a template, or an image whose minutiae are extracted.
         probe: PathBuf,
-        /// The candidate template.
+        /// The candidate: a template or an image.
         candidate: PathBuf,
         /// Decide "match" at the score for this false match rate (1e-4 is score 40).
         #[arg(long, default_value_t = 1e-4)]
@@ -61,6 +61,9 @@ enum Command {
         /// are taken from beside the templates (same name, .tif/.png/...) when present.
         #[arg(long, value_name = "OUT.png")]
         render: Option<PathBuf>,
+        /// The images' resolution in pixels per inch, when their files do not say.
+        #[arg(long)]
+        ppi: Option<f32>,
     },
 }
 
@@ -118,7 +121,8 @@ fn run(args: Args) -> Result<String, Failure> {
             fmr,
             json,
             render,
-        } => cli::matching::run(&probe, &candidate, fmr, json, render.as_deref()),
+            ppi,
+        } => cli::matching::run(&probe, &candidate, fmr, json, render.as_deref(), ppi),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
+use daktilo_engine::extract::{self, ExtractOptions};
 use daktilo_engine::matching::{self, fmr_for_score, threshold_for_fmr};
 use daktilo_engine::template::{self, Template};
 use serde::Serialize;
@@ -12,20 +13,63 @@ use super::render::{self, Side};
 use super::template::MAX_TEMPLATE_FILE;
 use super::{ExitCode, Failure, read_input, write_output};
 
-/// Images for `--render` are refused above this size (a 4000 x 4000 grey image is 16 MB;
-/// compressed files are smaller).
-const MAX_IMAGE_FILE: u64 = 64 << 20;
+use super::extract::MAX_IMAGE_FILE;
 
-fn load_template(path: &Path) -> Result<Template, Failure> {
-    let bytes = read_input(path, MAX_TEMPLATE_FILE)?;
-    let record = template::decode(&bytes)
+/// A probe or candidate: a template file, or an image file whose minutiae are extracted.
+/// Returns the template and, for drawing, the image it came from (the image itself, or
+/// one found beside the template).
+fn load(
+    path: &Path,
+    ppi: Option<f32>,
+    want_image: bool,
+) -> Result<(Template, Option<image::GrayImage>), Failure> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        Failure::new(ExitCode::InvalidInput, format!("{}: {e}", path.display()))
+    };
+    let bytes = read_input(path, MAX_IMAGE_FILE)?;
+    if template::detect(&bytes).is_ok() {
+        if bytes.len() as u64 > MAX_TEMPLATE_FILE {
+            return Err(invalid(&"a template file larger than 1 MiB"));
+        }
+        let record = template::decode(&bytes).map_err(|e| invalid(&e))?;
+        let view = record
+            .templates
+            .into_iter()
+            .next()
+            .ok_or_else(|| invalid(&"the record holds no finger view"))?;
+        let picture = match render::image_beside(path).filter(|_| want_image) {
+            Some(beside) => Some(decode_grey(&beside)?),
+            None => None,
+        };
+        return Ok((view, picture));
+    }
+    // Not a template: an image, then.
+    let extraction =
+        extract::extract_file(&bytes, &ExtractOptions { ppi, debug: false }).map_err(|e| {
+            Failure::new(
+                ExitCode::InvalidInput,
+                format!(
+                    "{}: neither a template nor a usable image ({e})",
+                    path.display()
+                ),
+            )
+        })?;
+    let picture = if want_image {
+        Some(decode_grey(path)?)
+    } else {
+        None
+    };
+    Ok((extraction.template, picture))
+}
+
+fn decode_grey(path: &Path) -> Result<image::GrayImage, Failure> {
+    let bytes = read_input(path, MAX_IMAGE_FILE)?;
+    let img = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Failure::new(ExitCode::InvalidInput, format!("{}: {e}", path.display())))?
+        .decode()
         .map_err(|e| Failure::new(ExitCode::InvalidInput, format!("{}: {e}", path.display())))?;
-    record.templates.into_iter().next().ok_or_else(|| {
-        Failure::new(
-            ExitCode::InvalidInput,
-            format!("{}: the record holds no finger view", path.display()),
-        )
-    })
+    Ok(img.to_luma8())
 }
 
 /// The outcome, as printed with `--json`.
@@ -47,15 +91,19 @@ pub struct MatchReport {
     pub pairs: Vec<(u8, u8)>,
 }
 
-/// Compares two template files. `fmr` sets the decision threshold; `render_to` draws them.
+/// Compares two prints (template or image files). `fmr` sets the decision threshold;
+/// `render_to` draws them; `ppi` is the images' resolution when their files do not say.
 pub fn run(
     probe: &Path,
     candidate: &Path,
     fmr: f64,
     json: bool,
     render_to: Option<&Path>,
+    ppi: Option<f32>,
 ) -> Result<String, Failure> {
-    let (a, b) = (load_template(probe)?, load_template(candidate)?);
+    let drawing = render_to.is_some();
+    let (a, a_image) = load(probe, ppi, drawing)?;
+    let (b, b_image) = load(candidate, ppi, drawing)?;
     let prepare = |t: &Template, p: &Path| {
         matching::prepare(t)
             .map_err(|e| Failure::new(ExitCode::InvalidInput, format!("{}: {e}", p.display())))
@@ -76,30 +124,14 @@ pub fn run(
         pairs: comparison.pairs.clone(),
     };
     if let Some(out) = render_to {
-        let load_image = |template_path: &Path| -> Result<Option<image::GrayImage>, Failure> {
-            let Some(path) = render::image_beside(template_path) else {
-                return Ok(None);
-            };
-            let bytes = read_input(&path, MAX_IMAGE_FILE)?;
-            let img = image::ImageReader::new(Cursor::new(bytes))
-                .with_guessed_format()
-                .map_err(|e| {
-                    Failure::new(ExitCode::InvalidInput, format!("{}: {e}", path.display()))
-                })?
-                .decode()
-                .map_err(|e| {
-                    Failure::new(ExitCode::InvalidInput, format!("{}: {e}", path.display()))
-                })?;
-            Ok(Some(img.to_luma8()))
-        };
         let picture = render::render(
             &Side {
                 template: &a,
-                image: load_image(probe)?,
+                image: a_image,
             },
             &Side {
                 template: &b,
-                image: load_image(candidate)?,
+                image: b_image,
             },
             &comparison.pairs,
         );
