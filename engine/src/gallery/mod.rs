@@ -91,8 +91,8 @@ pub struct NewEntry {
     pub feature: Vec<u8>,
 }
 
-/// An entry held in memory until the next flush.
-#[derive(Debug, Clone)]
+/// An entry held in memory until the next flush (and as the log writes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemEntry {
     /// Template id.
     pub id: u64,
@@ -156,7 +156,7 @@ impl Snapshot {
                         id,
                         subject: s.subject(i),
                         finger: s.finger(i),
-                        feature: &s.features()[i * s.feature_len()..(i + 1) * s.feature_len()],
+                        feature: s.feature(i),
                         template: s.template(i),
                     });
                 }
@@ -411,21 +411,9 @@ impl Gallery {
         let mut next_id = manifest.next_id;
         for op in replay.ops {
             match op {
-                Op::Append {
-                    id,
-                    subject,
-                    finger,
-                    feature,
-                    template,
-                } => {
-                    next_id = next_id.max(id + 1);
-                    memtable.push(MemEntry {
-                        id,
-                        subject,
-                        finger,
-                        feature,
-                        template,
-                    });
+                Op::Append(entry) => {
+                    next_id = next_id.max(entry.id + 1);
+                    memtable.push(entry);
                 }
                 Op::Delete { id } => {
                     // A delete whose entry compaction already dropped stays dropped: the
@@ -520,20 +508,20 @@ impl Gallery {
                 .map(|e| {
                     let id = *next;
                     *next += 1;
-                    Op::Append {
+                    Op::Append(MemEntry {
                         id,
                         subject: e.subject,
                         finger: e.finger.code(),
                         feature: e.feature,
                         template: e.template,
-                    }
+                    })
                 })
                 .collect()
         };
         let ids = ops
             .iter()
             .map(|op| match op {
-                Op::Append { id, .. } => *id,
+                Op::Append(e) => e.id,
                 Op::Delete { id } => *id,
             })
             .collect();
@@ -610,19 +598,7 @@ impl Gallery {
         let mut deleted = Vec::new();
         for op in ops {
             match op {
-                Op::Append {
-                    id,
-                    subject,
-                    finger,
-                    feature,
-                    template,
-                } => added.push(MemEntry {
-                    id: *id,
-                    subject: *subject,
-                    finger: *finger,
-                    feature: feature.clone(),
-                    template: template.clone(),
-                }),
+                Op::Append(e) => added.push(e.clone()),
                 Op::Delete { id } => deleted.push(*id),
             }
         }
@@ -741,7 +717,7 @@ impl Gallery {
                         id,
                         subject: s.subject(i),
                         finger: s.finger(i),
-                        feature: &s.features()[i * s.feature_len()..(i + 1) * s.feature_len()],
+                        feature: s.feature(i),
                         template: s.template(i),
                     });
                 }

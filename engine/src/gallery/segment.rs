@@ -263,6 +263,11 @@ impl Segment {
         &self.map[self.offsets[3]..self.offsets[3] + self.count * self.feature_len]
     }
 
+    /// The search feature of entry `i`.
+    pub fn feature(&self, i: usize) -> &[u8] {
+        &self.features()[i * self.feature_len..(i + 1) * self.feature_len]
+    }
+
     /// The native template bytes of entry `i`.
     pub fn template(&self, i: usize) -> &[u8] {
         let base = self.offsets[5];

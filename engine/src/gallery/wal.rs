@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::GalleryError;
+use super::{GalleryError, MemEntry};
 
 const MAGIC: &[u8; 8] = b"DKWAL001";
 const HEADER: u64 = 16;
@@ -26,18 +26,7 @@ const MAX_LOG: u64 = 1 << 34;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// An entry was added.
-    Append {
-        /// Template id.
-        id: u64,
-        /// Subject key.
-        subject: u64,
-        /// Finger position code.
-        finger: u8,
-        /// Search feature.
-        feature: Vec<u8>,
-        /// Native template.
-        template: Vec<u8>,
-    },
+    Append(MemEntry),
     /// An entry was deleted.
     Delete {
         /// Template id.
@@ -50,21 +39,15 @@ impl Op {
         let start = out.len();
         out.extend_from_slice(&[0; 8]);
         match self {
-            Op::Append {
-                id,
-                subject,
-                finger,
-                feature,
-                template,
-            } => {
+            Op::Append(e) => {
                 out.push(1);
-                out.extend_from_slice(&id.to_le_bytes());
-                out.extend_from_slice(&subject.to_le_bytes());
-                out.push(*finger);
-                out.extend_from_slice(&(feature.len() as u32).to_le_bytes());
-                out.extend_from_slice(feature);
-                out.extend_from_slice(&(template.len() as u32).to_le_bytes());
-                out.extend_from_slice(template);
+                out.extend_from_slice(&e.id.to_le_bytes());
+                out.extend_from_slice(&e.subject.to_le_bytes());
+                out.push(e.finger);
+                out.extend_from_slice(&(e.feature.len() as u32).to_le_bytes());
+                out.extend_from_slice(&e.feature);
+                out.extend_from_slice(&(e.template.len() as u32).to_le_bytes());
+                out.extend_from_slice(&e.template);
             }
             Op::Delete { id } => {
                 out.push(2);
@@ -88,13 +71,13 @@ impl Op {
                 let feature = take(22, fl)?.to_vec();
                 let tl = u32_at(22 + fl)?;
                 let template = take(26 + fl, tl)?.to_vec();
-                (26 + fl + tl == p.len()).then_some(Op::Append {
+                (26 + fl + tl == p.len()).then_some(Op::Append(MemEntry {
                     id,
                     subject,
                     finger,
                     feature,
                     template,
-                })
+                }))
             }
             2 => (p.len() == 9).then(|| Op::Delete {
                 id: u64_at(1).expect("9 bytes"),

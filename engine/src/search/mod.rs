@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use rayon::prelude::*;
 
 use crate::gallery::Snapshot;
+use crate::gallery::segment::Segment;
 use crate::matching::{self, PreparedTemplate, Score};
 use crate::template::native::NativeRecord;
 use crate::template::{FingerPosition, Template};
@@ -117,6 +118,16 @@ fn keep_best(hits: &mut Vec<Hit>, k: usize) {
     }
 }
 
+#[inline(always)]
+fn scan_into(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(
+        features
+            .chunks_exact(FEATURE_BYTES)
+            .map(|g| feature::score(probe, g)),
+    );
+}
+
 /// Stage-1 scores of a block of contiguous features, written into `out`. Dispatched at run
 /// time; integer counts make every version's results identical.
 #[allow(unsafe_code)]
@@ -127,59 +138,71 @@ fn keep_best(hits: &mut Vec<Hit>, k: usize) {
     "aarch64+neon"
 ))]
 pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
-    out.clear();
-    out.extend(
-        features
-            .chunks_exact(FEATURE_BYTES)
-            .map(|g| feature::score(probe, g)),
-    );
+    scan_into(probe, features, out)
 }
 
 /// The same scan without dispatch (the baseline build), for checking that dispatch
 /// changes nothing.
 pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
-    out.clear();
-    out.extend(
-        features
-            .chunks_exact(FEATURE_BYTES)
-            .map(|g| feature::score(probe, g)),
-    );
+    scan_into(probe, features, out)
 }
 
 /// Entries scanned per parallel task.
 const BLOCK: usize = 8192;
 
-/// Stage 1 alone over every segment entry (no filters, no stage 2): the best `shortlist`
-/// stage-1 scores. For measuring the scan's speed against the memory bandwidth.
-pub fn stage1_scan(snapshot: &Snapshot, template: &Template, shortlist: usize) -> Vec<f32> {
-    let pfeat = ProbeFeature::new(&feature::feature(template));
+/// Stage 1 over the segments: blocks of entries scanned in parallel, each keeping its best
+/// `shortlist` among the entries `wanted` accepts (segment, index), merged.
+fn segment_hits(
+    snapshot: &Snapshot,
+    probe: &ProbeFeature,
+    shortlist: usize,
+    wanted: &(dyn Fn(&Segment, usize) -> bool + Sync),
+) -> Vec<Hit> {
     let blocks: Vec<(usize, usize)> = snapshot
         .segments
         .iter()
         .enumerate()
         .flat_map(|(si, s)| (0..s.len()).step_by(BLOCK).map(move |start| (si, start)))
         .collect();
-    let mut best: Vec<f32> = blocks
+    blocks
         .par_iter()
         .map_init(Vec::new, |scores, &(si, start)| {
             let s = &snapshot.segments[si];
             let end = (start + BLOCK).min(s.len());
             scan_block(
-                &pfeat,
+                probe,
                 &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
                 scores,
             );
-            let mut local = scores.clone();
-            if local.len() > shortlist {
-                local.select_nth_unstable_by(shortlist - 1, |a, b| b.total_cmp(a));
-                local.truncate(shortlist);
-            }
+            let mut local: Vec<Hit> = scores
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| wanted(s, start + i))
+                .map(|(i, &score)| Hit {
+                    score,
+                    segment: si,
+                    index: start + i,
+                })
+                .collect();
+            keep_best(&mut local, shortlist);
             local
         })
-        .flatten()
+        .reduce(Vec::new, |mut a, b| {
+            a.extend(b);
+            keep_best(&mut a, shortlist);
+            a
+        })
+}
+
+/// Stage 1 alone over every segment entry (no filters, no stage 2): the best `shortlist`
+/// stage-1 scores, best first. For measuring the scan's speed against the memory bandwidth.
+pub fn stage1_scan(snapshot: &Snapshot, template: &Template, shortlist: usize) -> Vec<f32> {
+    let probe = ProbeFeature::new(&feature::feature(template));
+    let mut best: Vec<f32> = segment_hits(snapshot, &probe, shortlist, &|_, _| true)
+        .into_iter()
+        .map(|h| h.score)
         .collect();
     best.sort_by(|a, b| b.total_cmp(a));
-    best.truncate(shortlist);
     best
 }
 
@@ -242,43 +265,8 @@ pub fn search(
             all
         } else {
             let pfeat = ProbeFeature::new(&feature::feature_of(&prepared));
-            // Blocks of every segment, scanned in parallel; each keeps its best.
-            let blocks: Vec<(usize, usize)> = snapshot
-                .segments
-                .iter()
-                .enumerate()
-                .flat_map(|(si, s)| (0..s.len()).step_by(BLOCK).map(move |start| (si, start)))
-                .collect();
-            let mut hits: Vec<Hit> = blocks
-                .par_iter()
-                .map_init(Vec::new, |scores, &(si, start)| {
-                    let s = &snapshot.segments[si];
-                    let end = (start + BLOCK).min(s.len());
-                    scan_block(
-                        &pfeat,
-                        &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
-                        scores,
-                    );
-                    let mut local: Vec<Hit> = scores
-                        .iter()
-                        .enumerate()
-                        .filter(|&(i, _)| {
-                            wanted(s.finger(start + i), s.subject(start + i), s.id(start + i))
-                        })
-                        .map(|(i, &score)| Hit {
-                            score,
-                            segment: si,
-                            index: start + i,
-                        })
-                        .collect();
-                    keep_best(&mut local, options.shortlist);
-                    local
-                })
-                .reduce(Vec::new, |mut a, b| {
-                    a.extend(b);
-                    keep_best(&mut a, options.shortlist);
-                    a
-                });
+            let in_segment = |s: &Segment, i: usize| wanted(s.finger(i), s.subject(i), s.id(i));
+            let mut hits = segment_hits(snapshot, &pfeat, options.shortlist, &in_segment);
             hits.extend(
                 mem.iter()
                     .enumerate()
