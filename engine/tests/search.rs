@@ -160,6 +160,17 @@ fn empty_and_single_galleries_and_empty_probes_give_defined_answers() {
     .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].subject, 7);
+    let nothing = SearchOptions {
+        shortlist: 0,
+        max_results: 0,
+        ..SearchOptions::default()
+    };
+    assert!(
+        search::search(&g.snapshot(), &probe(t), &nothing)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(search::stage1_scan(&g.snapshot(), t, 0).is_empty());
     let empty = Template::new(300, 400);
     assert!(
         search::search(&g.snapshot(), &probe(&empty), &SearchOptions::default())

@@ -112,7 +112,9 @@ struct Hit {
 }
 
 fn keep_best(hits: &mut Vec<Hit>, k: usize) {
-    if hits.len() > k {
+    if k == 0 {
+        hits.clear();
+    } else if hits.len() > k {
         hits.select_nth_unstable_by(k - 1, |a, b| b.score.total_cmp(&a.score));
         hits.truncate(k);
     }
