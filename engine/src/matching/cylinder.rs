@@ -112,7 +112,11 @@ pub fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
                         continue;
                     }
                     let p = (m.x + u * cos - v * sin, m.y + u * sin + v * cos);
-                    if !near_hull(&hull, p, HULL_MARGIN) {
+                    // The minutia is in the hull, so a cell within the margin of it is
+                    // near the hull: only farther cells need the polygon test.
+                    if u * u + v * v > HULL_MARGIN * HULL_MARGIN
+                        && !near_hull(&hull, p, HULL_MARGIN)
+                    {
                         continue;
                     }
                     let cell = i * NS + j;

@@ -49,15 +49,11 @@ pub fn near_hull(hull: &[(f32, f32)], q: (f32, f32), margin: f32) -> bool {
         1 => dist2(hull[0], q) <= margin * margin,
         _ => {
             let n = hull.len();
-            let mut inside = n >= 3;
-            for i in 0..n {
-                let a = hull[i];
-                let b = hull[(i + 1) % n];
-                let cross = (b.0 - a.0) * (q.1 - a.1) - (b.1 - a.1) * (q.0 - a.0);
-                if cross < 0.0 {
-                    inside = false;
-                }
-            }
+            let inside = n >= 3
+                && (0..n).all(|i| {
+                    let (a, b) = (hull[i], hull[(i + 1) % n]);
+                    (b.0 - a.0) * (q.1 - a.1) - (b.1 - a.1) * (q.0 - a.0) >= 0.0
+                });
             inside
                 || (0..n).any(|i| segment_dist2(hull[i], hull[(i + 1) % n], q) <= margin * margin)
         }
