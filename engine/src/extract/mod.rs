@@ -187,16 +187,36 @@ pub fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
         height: blocks.bh,
         data: blocks.std.iter().map(|s| s.max(1.0)).collect(),
     };
+    // Bilinear interpolation between block centres, with its per-column and per-row
+    // weights worked out once (the same arithmetic as `Plane::sample`, clamped at the
+    // borders).
+    let axis = |n: usize, blocks_n: usize| -> Vec<(usize, usize, f32)> {
+        (0..n)
+            .map(|i| {
+                let b = i as f32 / BLOCK as f32 - 0.5;
+                let b0 = b.floor();
+                let f = b - b0;
+                let b0 = b0 as isize;
+                let clamp = |v: isize| v.clamp(0, blocks_n as isize - 1) as usize;
+                (clamp(b0), clamp(b0 + 1), f)
+            })
+            .collect()
+    };
+    let (columns, rows) = (axis(img.width, blocks.bw), axis(img.height, blocks.bh));
+    let lerp = |p: &Plane, (x0, x1, fx): (usize, usize, f32), (y0, y1, fy): (usize, usize, f32)| {
+        let a = p.data[y0 * p.width + x0] * (1.0 - fx) + p.data[y0 * p.width + x1] * fx;
+        let b = p.data[y1 * p.width + x0] * (1.0 - fx) + p.data[y1 * p.width + x1] * fx;
+        a * (1.0 - fy) + b * fy
+    };
     let mut out = Plane::filled(img.width, img.height, 0.0);
-    for y in 0..img.height {
-        let by = y as f32 / BLOCK as f32 - 0.5;
-        for x in 0..img.width {
-            if !blocks.is_foreground_px(x as f32, y as f32) {
+    for (y, &row) in rows.iter().enumerate() {
+        let block_row = (y / BLOCK) * blocks.bw;
+        for (x, &column) in columns.iter().enumerate() {
+            if !blocks.foreground[block_row + x / BLOCK] {
                 continue;
             }
-            let bx = x as f32 / BLOCK as f32 - 0.5;
             let v = f32::from(img.pixels[y * img.width + x]);
-            out.data[y * img.width + x] = (v - mean.sample(bx, by)) / std.sample(bx, by);
+            out.data[y * img.width + x] = (v - lerp(&mean, column, row)) / lerp(&std, column, row);
         }
     }
     out
