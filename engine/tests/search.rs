@@ -199,3 +199,26 @@ fn stage_one_scores_are_identical_with_and_without_runtime_dispatch() {
         );
     }
 }
+
+#[test]
+fn templates_of_one_subject_make_one_candidate_with_its_best_score() {
+    let Some(prints) = fvc_db1() else { return };
+    let dir = scratch("dup");
+    let g = Gallery::open(&dir, options()).unwrap();
+    // Subject 42 enrolled twice (impressions 1 and 2 of finger 103), subject 43 once.
+    let of = |f: u32, i: u32| &prints.iter().find(|p| p.0 == f && p.1 == i).unwrap().2;
+    g.append(vec![
+        entry(of(103, 1), 42, FingerPosition::Unknown),
+        entry(of(103, 2), 42, FingerPosition::Unknown),
+        entry(of(104, 1), 43, FingerPosition::Unknown),
+    ])
+    .unwrap();
+    let found =
+        search::search(&g.snapshot(), &probe(of(103, 5)), &SearchOptions::default()).unwrap();
+    assert_eq!(found.iter().filter(|c| c.subject == 42).count(), 1);
+    let best = &found[0];
+    assert_eq!(best.subject, 42);
+    assert_eq!(best.fingers.len(), 1);
+    assert_eq!(best.score, best.fingers[0].score);
+    let _ = std::fs::remove_dir_all(&dir);
+}
