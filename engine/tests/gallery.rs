@@ -227,6 +227,82 @@ fn a_torn_log_tail_is_cut_and_everything_before_it_kept() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A mounted tmpfs, unmounted and removed when dropped (also when a test fails).
+#[cfg(target_os = "linux")]
+struct Mounted(PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Mounts a small tmpfs (Linux, as root); `None` where that is not allowed.
+#[cfg(target_os = "linux")]
+fn small_filesystem(name: &str, size: &str) -> Option<Mounted> {
+    let dir = scratch(name);
+    std::fs::create_dir_all(&dir).ok()?;
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Some(Mounted(dir))
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+        None
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_refuses_the_append_and_keeps_everything_acknowledged() {
+    let Some(mount) = small_filesystem("full", "256k") else {
+        eprintln!("SKIPPED full-disk test: cannot mount a small tmpfs here (needs root)");
+        return;
+    };
+    let dir = mount.0.join("gallery");
+    let mut acknowledged = 0u64;
+    let mut failure = None;
+    {
+        let g = Gallery::open(&dir, options(1_000_000)).unwrap();
+        for k in 0..100_000 {
+            match g.append(vec![entry(k)]) {
+                Ok(_) => acknowledged += 1,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let failure = failure.expect("the disk filled up");
+        assert!(
+            matches!(failure, GalleryError::NotWritten(ref why) if why.contains("No space")),
+            "{failure}"
+        );
+        // Still refused, still consistent.
+        assert!(g.append(vec![entry(999_999)]).is_err());
+        assert_eq!(g.len() as u64, acknowledged);
+    }
+    let g = Gallery::open(&dir, options(1_000_000)).unwrap();
+    assert_eq!(
+        g.len() as u64,
+        acknowledged,
+        "reopened after the disk filled up"
+    );
+    assert!(acknowledged > 10);
+    let mut n = 0;
+    g.snapshot().for_each(|e| {
+        template::decode(e.template).expect("stored template decodes");
+        n += 1;
+    });
+    assert_eq!(n, acknowledged);
+}
+
 // ---- The crash test ---------------------------------------------------------------------
 
 /// Child mode: appends and deletes forever, printing each acknowledged operation.

@@ -52,9 +52,10 @@ pub enum GalleryError {
     /// No live template has this id.
     #[error("no template with id {0}")]
     NotFound(u64),
-    /// An earlier failure left the log unusable until the gallery is reopened.
-    #[error("the gallery failed earlier and must be reopened: {0}")]
-    Poisoned(String),
+    /// The batch could not be written to the log (a full disk, an I/O error); nothing of
+    /// it was kept.
+    #[error("not written to the gallery log: {0}")]
+    NotWritten(String),
 }
 
 /// Opening options.
@@ -229,7 +230,7 @@ pub struct Gallery {
     options: GalleryOptions,
     state: RwLock<State>,
     manifest: Mutex<Manifest>,
-    wal: Mutex<Option<Wal>>,
+    wal: Mutex<Wal>,
     queue: Mutex<CommitQueue>,
     committed: Condvar,
     next_id: Mutex<u64>,
@@ -448,7 +449,7 @@ impl Gallery {
                 memtable_entries,
             }),
             manifest: Mutex::new(manifest),
-            wal: Mutex::new(Some(wal)),
+            wal: Mutex::new(wal),
             queue: Mutex::new(CommitQueue::default()),
             committed: Condvar::new(),
             next_id: Mutex::new(next_id),
@@ -549,7 +550,7 @@ impl Gallery {
         loop {
             if q.finished >= ticket {
                 return match q.failures.iter().find(|(t, _)| *t == ticket) {
-                    Some((_, why)) => Err(GalleryError::Poisoned(why.clone())),
+                    Some((_, why)) => Err(GalleryError::NotWritten(why.clone())),
                     None => Ok(()),
                 };
             }
@@ -566,15 +567,7 @@ impl Gallery {
                 .iter()
                 .flat_map(|(_, ops)| ops.iter().cloned())
                 .collect();
-            let result = {
-                let mut wal = self.wal.lock().expect("wal lock");
-                match wal.as_mut() {
-                    Some(w) => w.append(&all),
-                    None => Err(GalleryError::Poisoned(
-                        "the log was closed after an earlier failure".into(),
-                    )),
-                }
-            };
+            let result = self.wal.lock().expect("wal lock").append(&all);
             if result.is_ok() {
                 self.apply(&all);
             }
@@ -684,7 +677,7 @@ impl Gallery {
             state.snapshot.tombstones = Arc::new(tombstones);
             state.memtable_entries = 0;
         }
-        *wal = Some(new_wal);
+        *wal = new_wal;
         *manifest = m;
         remove_leftovers(&self.dir, &manifest)?;
         Ok(())
