@@ -191,3 +191,42 @@ fn raw_buffers_are_checked() {
     let e = extract::extract(&img, 500.0, false).unwrap();
     assert!(e.template.minutiae.is_empty());
 }
+
+#[test]
+fn an_implausible_declared_resolution_is_ignored() {
+    // A PNG tagged 72 ppi (2835 px/m), as many tools write by default.
+    let mut bytes = png(
+        300,
+        300,
+        |x, y| if ((x + y) / 5) % 2 == 0 { 40 } else { 220 },
+    );
+    let mut phys = Vec::new();
+    phys.extend_from_slice(&9u32.to_be_bytes());
+    let mut chunk = b"pHYs".to_vec();
+    chunk.extend_from_slice(&2835u32.to_be_bytes());
+    chunk.extend_from_slice(&2835u32.to_be_bytes());
+    chunk.push(1);
+    let crc = crc32(&chunk);
+    phys.extend_from_slice(&chunk);
+    phys.extend_from_slice(&crc.to_be_bytes());
+    // Insert right after the IHDR chunk (8 signature + 25 IHDR bytes).
+    bytes.splice(33..33, phys);
+    assert!((image::declared_ppi(&bytes).unwrap() - 72.0).abs() < 0.1);
+    let e = extract::extract_file(&bytes, &ExtractOptions::default()).unwrap();
+    assert_eq!(e.template.resolution.x, 197, "taken as 500 ppi");
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

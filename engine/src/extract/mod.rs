@@ -47,7 +47,7 @@ pub struct Extraction {
 /// How to extract.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExtractOptions {
-    /// The image's resolution; `None` takes the file's, or 500 ppi.
+    /// The image's resolution; `None` takes the file's (when plausible), or 500 ppi.
     pub ppi: Option<f32>,
     /// Keep a picture of each step.
     pub debug: bool,
@@ -64,10 +64,12 @@ pub enum ExtractError {
 /// Decodes an image file and extracts its minutiae.
 pub fn extract_file(bytes: &[u8], options: &ExtractOptions) -> Result<Extraction, ExtractError> {
     let decoded = image::decode(bytes)?;
-    let ppi = options
-        .ppi
-        .or(decoded.declared_ppi)
-        .unwrap_or(image::TARGET_PPI);
+    // A declared resolution outside the plausible range (72 ppi is many tools' default) is
+    // a mis-tagged file, not a fingerprint scan: it is ignored. A given one is checked.
+    let declared = decoded
+        .declared_ppi
+        .filter(|&p| image::check_ppi(p).is_ok());
+    let ppi = options.ppi.or(declared).unwrap_or(image::TARGET_PPI);
     Ok(extract(&decoded.image, ppi, options.debug)?)
 }
 
