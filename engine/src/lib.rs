@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod datasets;
+pub mod draw;
 pub mod extract;
 pub mod gallery;
 pub mod image;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use daktilo_engine::draw;
 use daktilo_engine::template::{MinutiaKind, Template};
 use image::{GrayImage, Rgb, RgbImage};
 
@@ -51,34 +52,6 @@ fn panel(side: &Side) -> (RgbImage, f32, f32) {
     }
 }
 
-fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
-    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, c);
-    }
-}
-
-fn line(img: &mut RgbImage, (x0, y0): (f32, f32), (x1, y1): (f32, f32), c: Rgb<u8>) {
-    let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as i64;
-    for i in 0..=steps {
-        let t = i as f32 / steps as f32;
-        let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
-        put(img, x.round() as i64, y.round() as i64, c);
-    }
-}
-
-fn circle(img: &mut RgbImage, (cx, cy): (f32, f32), r: f32, c: Rgb<u8>) {
-    let n = (r * 8.0).ceil() as i64;
-    for i in 0..n {
-        let a = i as f32 * std::f32::consts::TAU / n as f32;
-        put(
-            img,
-            (cx + r * a.cos()).round() as i64,
-            (cy + r * a.sin()).round() as i64,
-            c,
-        );
-    }
-}
-
 fn marks(img: &mut RgbImage, t: &Template, sx: f32, sy: f32, dx: f32, paired: &[usize]) {
     for (i, m) in t.minutiae.iter().enumerate() {
         let p = (f32::from(m.x) * sx + dx, f32::from(m.y) * sy);
@@ -89,11 +62,8 @@ fn marks(img: &mut RgbImage, t: &Template, sx: f32, sy: f32, dx: f32, paired: &[
         } else {
             ENDING
         };
-        let theta = m.direction_radians();
-        // Directions are counter-clockwise on the image: y goes up on screen.
-        let tip = (p.0 + 12.0 * theta.cos(), p.1 - 12.0 * theta.sin());
-        circle(img, p, 4.0, colour);
-        line(img, p, tip, colour);
+        // Template directions turn counter-clockwise on the image; drawing angles clockwise.
+        draw::minutia(img, p, -m.direction_radians(), colour.0);
     }
 }
 
@@ -127,8 +97,8 @@ pub fn render(probe: &Side, candidate: &Side, pairs: &[(u8, u8)]) -> RgbImage {
         };
         // A different warm hue per pair, so crossing lines can be told apart.
         let hue = (k * 47 % 120) as u8;
-        let colour = Rgb([255, 90 + hue, 0]);
-        line(
+        let colour = [255, 90 + hue, 0];
+        draw::line(
             &mut out,
             (f32::from(a.x) * lsx, f32::from(a.y) * lsy),
             (f32::from(b.x) * rsx + offset as f32, f32::from(b.y) * rsy),

@@ -241,20 +241,6 @@ fn debug_mask(img: &GrayImage, blocks: &segmentation::Blocks) -> ::image::RgbIma
     out
 }
 
-fn draw_line(img: &mut ::image::RgbImage, a: (f32, f32), b: (f32, f32), c: [u8; 3]) {
-    let steps = (b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil().max(1.0) as usize;
-    for i in 0..=steps {
-        let t = i as f32 / steps as f32;
-        let (x, y) = (
-            (a.0 + (b.0 - a.0) * t).round(),
-            (a.1 + (b.1 - a.1) * t).round(),
-        );
-        if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
-            img.put_pixel(x as u32, y as u32, ::image::Rgb(c));
-        }
-    }
-}
-
 fn debug_orientation(
     img: &GrayImage,
     blocks: &segmentation::Blocks,
@@ -274,7 +260,7 @@ fn debug_orientation(
             );
             let r = 7.0;
             let colour = [(255.0 * (1.0 - c)) as u8, (255.0 * c) as u8, 40];
-            draw_line(
+            crate::draw::line(
                 &mut out,
                 (cx - r * t.cos(), cy - r * t.sin()),
                 (cx + r * t.cos(), cy + r * t.sin()),
@@ -333,22 +319,7 @@ fn debug_minutiae(img: &GrayImage, candidates: &[minutiae::Candidate]) -> ::imag
             (false, MinutiaKind::Bifurcation) => [20, 160, 60],
             (false, _) => [30, 90, 230],
         };
-        let (x, y) = (c.x as f32, c.y as f32);
-        for k in 0..24 {
-            let a = k as f32 * std::f32::consts::TAU / 24.0;
-            draw_line(
-                &mut out,
-                (x + 4.0 * a.cos(), y + 4.0 * a.sin()),
-                (x + 4.0 * a.cos(), y + 4.0 * a.sin()),
-                colour,
-            );
-        }
-        draw_line(
-            &mut out,
-            (x, y),
-            (x + 12.0 * c.angle.cos(), y + 12.0 * c.angle.sin()),
-            colour,
-        );
+        crate::draw::minutia(&mut out, (c.x as f32, c.y as f32), c.angle, colour);
     }
     out
 }
