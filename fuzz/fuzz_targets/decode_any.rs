@@ -8,7 +8,12 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     for lenient in [false, true] {
         if let Ok(decoded) = template::decode_with(data, &DecodeOptions { lenient }) {
-            for format in [Format::Native, Format::Iso2005, Format::Ansi2004, Format::Ansi2009] {
+            for format in [
+                Format::Native,
+                Format::Iso2005,
+                Format::Ansi2004,
+                Format::Ansi2009,
+            ] {
                 let _ = template::encode(&decoded.record, format);
             }
         }
