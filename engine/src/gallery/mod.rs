@@ -58,6 +58,9 @@ pub enum GalleryError {
     NotWritten(String),
 }
 
+/// How many times (10 ms apart) opening retries a gallery that another holder locks.
+const LOCK_RETRIES: u32 = 50;
+
 /// Opening options.
 #[derive(Debug, Clone)]
 pub struct GalleryOptions {
@@ -359,8 +362,16 @@ impl Gallery {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut lock_options, 0o600);
         let lock = lock_options.open(dir.join("LOCK"))?;
-        if lock.try_lock().is_err() {
-            return Err(GalleryError::Locked(shown));
+        // A lock can outlive its holder for a moment: a process that is exiting, or a
+        // child forked (and not yet exec'd) while the holder closed the gallery. Wait a
+        // little before calling the gallery busy.
+        let mut tries = 0;
+        while lock.try_lock().is_err() {
+            tries += 1;
+            if tries > LOCK_RETRIES {
+                return Err(GalleryError::Locked(shown));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let manifest = if dir.join(manifest::FILE).exists() {
             Manifest::read(dir)?
