@@ -1,33 +1,16 @@
 //! `daktilo extract` as a script sees it.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-use daktilo_engine::datasets;
+use common::{daktilo, dataset};
 use daktilo_engine::template;
 
-fn daktilo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_daktilo"))
-        .args(args)
-        .output()
-        .expect("run daktilo")
-}
-
 fn fvc(file: &str) -> Option<String> {
-    match datasets::locate() {
-        Some(dir) => Some(dir.join("fvc2002").join(file).display().to_string()),
-        None => {
-            eprintln!("{}", datasets::skip_message("extract CLI"));
-            None
-        }
-    }
+    dataset(&format!("fvc2002/{file}"), "extract CLI").map(|p| p.display().to_string())
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("daktilo-extract-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> std::path::PathBuf {
+    common::scratch(&format!("extract-{name}"))
 }
 
 #[test]

@@ -1,25 +1,13 @@
 //! `daktilo match` as a script sees it.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-use daktilo_engine::datasets;
-
-fn daktilo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_daktilo"))
-        .args(args)
-        .output()
-        .expect("run daktilo")
-}
+use common::{daktilo, dataset};
 
 fn fvc(file: &str) -> Option<String> {
-    match datasets::locate() {
-        Some(dir) => Some(dir.join("fvc2002/DB1_B").join(file).display().to_string()),
-        None => {
-            eprintln!("{}", datasets::skip_message("match CLI"));
-            None
-        }
-    }
+    dataset(&format!("fvc2002/DB1_B/{file}"), "match CLI").map(|p| p.display().to_string())
 }
 
 #[test]

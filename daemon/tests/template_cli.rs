@@ -1,36 +1,13 @@
 //! `daktilo template show|convert` as a script sees it: output, files and exit codes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use daktilo_engine::datasets;
-
-fn daktilo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_daktilo"))
-        .args(args)
-        .output()
-        .expect("run daktilo")
-}
+use common::{daktilo, dataset, scratch, text};
 
 fn sample(name: &str) -> Option<PathBuf> {
-    match datasets::locate() {
-        Some(dir) => Some(dir.join("templates").join(name)),
-        None => {
-            eprintln!("{}", datasets::skip_message("template CLI"));
-            None
-        }
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("daktilo-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    dataset(&format!("templates/{name}"), "template CLI")
 }
 
 #[test]
