@@ -578,10 +578,18 @@ impl Gallery {
                 .iter()
                 .flat_map(|(_, ops)| ops.iter().cloned())
                 .collect();
-            let result = self.wal.lock().expect("wal lock").append(&all);
-            if result.is_ok() {
-                self.apply(&all);
-            }
+            let result = {
+                // Applied while the log is still held: a flush (which holds the log while
+                // it moves the in-memory entries into a segment and starts a new log)
+                // then sees these entries either in memory or in its new log, never in
+                // neither.
+                let mut wal = self.wal.lock().expect("wal lock");
+                let written = wal.append(&all);
+                if written.is_ok() {
+                    self.apply(&all);
+                }
+                written
+            };
             q = self.queue.lock().expect("commit queue");
             q.busy = false;
             q.finished = last;
