@@ -83,12 +83,12 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     let blocks = segmentation::segment(&img);
     let normalised = normalise(&img, &blocks);
     let field = orientation::estimate(&normalised, &blocks);
+    if debug {
+        pictures.push(("1-mask", debug_mask(&img, &blocks)));
+        pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));
+    }
     if quality::clarity(&blocks, &field) < MIN_CLARITY {
         // Blank, uniform, noise, or not a fingerprint.
-        if debug {
-            pictures.push(("1-mask", debug_mask(&img, &blocks)));
-            pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));
-        }
         return Ok(Extraction {
             template: template_of(input, ppi, Vec::new(), 0),
             quality: 0,
@@ -101,8 +101,6 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
         blocks.is_foreground_px(x as f32, y as f32)
     });
     if debug {
-        pictures.push(("1-mask", debug_mask(&img, &blocks)));
-        pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));
         pictures.push(("3-frequency", debug_frequency(&blocks, &period, w, h)));
         pictures.push(("4-enhanced", debug_plane(&enhanced)));
         pictures.push(("5-binary", debug_binary(&skeleton, w, h)));

@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use crate::template::FingerPosition;
 use crate::template::native::NativeRecord;
 use manifest::Manifest;
-use segment::{Segment, SegmentEntry};
+use segment::Segment;
 use wal::{Op, Wal};
 
 /// Why a gallery operation failed.
@@ -110,6 +110,19 @@ pub struct MemEntry {
     pub template: Vec<u8>,
 }
 
+impl MemEntry {
+    /// The entry as a reference, like a segment's.
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            id: self.id,
+            subject: self.subject,
+            finger: self.finger,
+            feature: &self.feature,
+            template: &self.template,
+        }
+    }
+}
+
 /// A consistent view of the gallery for searching: what was acknowledged when it was
 /// taken, unaffected by later changes.
 #[derive(Clone)]
@@ -122,7 +135,7 @@ pub struct Snapshot {
     pub tombstones: Arc<HashSet<u64>>,
 }
 
-/// A reference to one live entry of a snapshot.
+/// A reference to one entry (of a segment or of the in-memory table).
 #[derive(Debug, Clone, Copy)]
 pub struct EntryRef<'a> {
     /// Template id.
@@ -156,26 +169,14 @@ impl Snapshot {
             for i in 0..s.len() {
                 let id = s.id(i);
                 if !self.tombstones.contains(&id) {
-                    f(EntryRef {
-                        id,
-                        subject: s.subject(i),
-                        finger: s.finger(i),
-                        feature: s.feature(i),
-                        template: s.template(i),
-                    });
+                    f(s.entry(i));
                 }
             }
         }
         for chunk in &self.memtable {
             for e in chunk.iter() {
                 if !self.tombstones.contains(&e.id) {
-                    f(EntryRef {
-                        id: e.id,
-                        subject: e.subject,
-                        finger: e.finger,
-                        feature: &e.feature,
-                        template: &e.template,
-                    });
+                    f(e.as_ref());
                 }
             }
         }
@@ -574,10 +575,8 @@ impl Gallery {
             let batch = std::mem::take(&mut q.pending);
             drop(q);
             let last = batch.last().map(|(t, _)| *t).unwrap_or(ticket);
-            let all: Vec<Op> = batch
-                .iter()
-                .flat_map(|(_, ops)| ops.iter().cloned())
-                .collect();
+            let tickets: Vec<u64> = batch.iter().map(|(t, _)| *t).collect();
+            let all: Vec<Op> = batch.into_iter().flat_map(|(_, ops)| ops).collect();
             let result = {
                 // Applied while the log is still held: a flush (which holds the log while
                 // it moves the in-memory entries into a segment and starts a new log)
@@ -586,7 +585,7 @@ impl Gallery {
                 let mut wal = self.wal.lock().expect("wal lock");
                 let written = wal.append(&all);
                 if written.is_ok() {
-                    self.apply(&all);
+                    self.apply(all);
                 }
                 written
             };
@@ -596,22 +595,22 @@ impl Gallery {
             if let Err(e) = result {
                 let why = e.to_string();
                 q.failures.retain(|(t, _)| *t + 1024 > last);
-                for (t, _) in &batch {
-                    q.failures.push((*t, why.clone()));
+                for t in tickets {
+                    q.failures.push((t, why.clone()));
                 }
             }
             self.committed.notify_all();
         }
     }
 
-    fn apply(&self, ops: &[Op]) {
+    fn apply(&self, ops: Vec<Op>) {
         let mut state = self.state.write().expect("gallery state lock");
         let mut added = Vec::new();
         let mut deleted = Vec::new();
         for op in ops {
             match op {
-                Op::Append(e) => added.push(e.clone()),
-                Op::Delete { id } => deleted.push(*id),
+                Op::Append(e) => added.push(e),
+                Op::Delete { id } => deleted.push(id),
             }
         }
         if !added.is_empty() {
@@ -653,16 +652,10 @@ impl Gallery {
         );
         m.next_generation += 3;
         m.next_id = *self.next_id.lock().expect("id lock");
-        let live: Vec<SegmentEntry> = memtable
+        let live: Vec<EntryRef> = memtable
             .iter()
             .filter(|e| !snap.tombstones.contains(&e.id))
-            .map(|e| SegmentEntry {
-                id: e.id,
-                subject: e.subject,
-                finger: e.finger,
-                feature: &e.feature,
-                template: &e.template,
-            })
+            .map(|e| e.as_ref())
             .collect();
         let mut tombstones = (*snap.tombstones).clone();
         for e in &memtable {
@@ -725,13 +718,7 @@ impl Gallery {
             for i in 0..s.len() {
                 let id = s.id(i);
                 if !tombstones.remove(&id) {
-                    live.push(SegmentEntry {
-                        id,
-                        subject: s.subject(i),
-                        finger: s.finger(i),
-                        feature: s.feature(i),
-                        template: s.template(i),
-                    });
+                    live.push(s.entry(i));
                 }
             }
         }

@@ -29,25 +29,11 @@ use std::path::Path;
 
 use memmap2::Mmap;
 
-use super::GalleryError;
+use super::{EntryRef, GalleryError};
 
 const MAGIC: &[u8; 8] = b"DKSEG001";
 const HEADER: usize = 128;
 const ALIGN: usize = 64;
-
-/// One entry as written into a segment.
-pub struct SegmentEntry<'a> {
-    /// Template id.
-    pub id: u64,
-    /// Subject key.
-    pub subject: u64,
-    /// Finger position code.
-    pub finger: u8,
-    /// Search feature (the segment's feature length).
-    pub feature: &'a [u8],
-    /// Native template bytes.
-    pub template: &'a [u8],
-}
 
 fn pad(buf: &mut Vec<u8>) {
     while !buf.len().is_multiple_of(ALIGN) {
@@ -56,11 +42,7 @@ fn pad(buf: &mut Vec<u8>) {
 }
 
 /// Writes a segment file (to `path`, synced). The caller renames it into place.
-pub fn write(
-    path: &Path,
-    feature_len: usize,
-    entries: &[SegmentEntry],
-) -> Result<(), GalleryError> {
+pub fn write(path: &Path, feature_len: usize, entries: &[EntryRef]) -> Result<(), GalleryError> {
     let n = entries.len();
     let mut buf = vec![0u8; HEADER];
     let mut offsets = [0u64; 7];
@@ -266,6 +248,17 @@ impl Segment {
     /// The search feature of entry `i`.
     pub fn feature(&self, i: usize) -> &[u8] {
         &self.features()[i * self.feature_len..(i + 1) * self.feature_len]
+    }
+
+    /// Entry `i`, borrowed from the map.
+    pub fn entry(&self, i: usize) -> EntryRef<'_> {
+        EntryRef {
+            id: self.id(i),
+            subject: self.subject(i),
+            finger: self.finger(i),
+            feature: self.feature(i),
+            template: self.template(i),
+        }
     }
 
     /// The native template bytes of entry `i`.

@@ -397,10 +397,3 @@ fn raw_similarity(
         0.0
     }
 }
-
-#[allow(dead_code)]
-fn _assert_sync() {
-    fn is_sync<T: Sync + Send>() {}
-    is_sync::<PreparedTemplate>();
-    let _ = TAU;
-}

@@ -310,7 +310,9 @@ pub fn search(
             }
         }
     }
-    let subjects = snapshot_subjects(snapshot).max(1);
+    // Live templates stand for subjects: exact when each subject has one template per
+    // finger searched, a safe over-estimate otherwise.
+    let subjects = snapshot.len().max(1);
     let mut threshold = options.threshold.unwrap_or(f32::NEG_INFINITY);
     if let Some(fpir) = options.target_fpir {
         threshold = threshold.max(matching::threshold_for_fmr(fpir / subjects as f64));
@@ -341,10 +343,4 @@ pub fn search(
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.subject.cmp(&b.subject)));
     out.truncate(options.max_results);
     Ok(out)
-}
-
-/// Number of distinct subjects (estimated by live entries; exact when each subject has one
-/// template per finger searched).
-fn snapshot_subjects(snapshot: &Snapshot) -> usize {
-    snapshot.len()
 }
