@@ -14,3 +14,11 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod client;
+pub mod config;
+pub mod metrics;
+pub mod proto;
+pub mod registry;
+pub mod samples;
+pub mod server;
+pub mod service;

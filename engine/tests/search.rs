@@ -222,3 +222,42 @@ fn templates_of_one_subject_make_one_candidate_with_its_best_score() {
     assert_eq!(best.score, best.fingers[0].score);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn fused_scores_are_calibrated_like_one_finger() {
+    use daktilo_engine::search::fuse;
+    // One finger keeps its score.
+    assert!((fuse(&[37.5], 1) - 37.5).abs() < 1e-4);
+    // Ten impostor fingers at FMR 0.5 each: the product (1e-3) is unremarkable for ten
+    // fingers, so the fused score is far below 30.
+    let ten = [3.0103f32; 10];
+    let fused = fuse(&ten, 10);
+    assert!(fused > 0.0 && fused < 3.0, "{fused}");
+    // Two strong fingers: 1e-8 times (1 + ln 1e8), about 1.9e-7.
+    let two = fuse(&[40.0, 40.0], 2);
+    assert!((two - 67.12).abs() < 0.05, "{two}");
+    // Unscored fingers weaken the evidence; nothing gives 0.
+    assert!(fuse(&[40.0], 10) < fuse(&[40.0], 1));
+    assert_eq!(fuse(&[], 3), 0.0);
+    // Monotone in each score.
+    assert!(fuse(&[20.0, 10.0], 2) < fuse(&[20.0, 11.0], 2));
+    // Checked by simulation: ten uniform FMRs reach fused FMR <= 1e-2 in about 1 % of draws.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let draws = 200_000;
+    let hits = (0..draws)
+        .filter(|_| {
+            let scores: Vec<f32> = (0..10)
+                .map(|_| (-10.0 * uniform().log10()) as f32)
+                .collect();
+            fuse(&scores, 10) >= 20.0
+        })
+        .count();
+    let rate = hits as f64 / draws as f64;
+    assert!((0.008..0.012).contains(&rate), "{rate}");
+}

@@ -22,6 +22,10 @@ pub enum ExitCode {
     InvalidInput = 4,
     /// The input is valid but cannot be expressed in the requested output.
     Unconvertible = 5,
+    /// The service refused the request (the message gives its status and why).
+    Service = 6,
+    /// The service cannot be reached, is unavailable or stayed busy.
+    Unreachable = 7,
 }
 
 /// A command's failure: the exit code and a message for standard error.

@@ -184,31 +184,39 @@ impl Snapshot {
 
     /// Whether `id` is live.
     pub fn contains(&self, id: u64) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The live entry with this id.
+    pub fn get(&self, id: u64) -> Option<EntryRef<'_>> {
         if self.tombstones.contains(&id) {
-            return false;
+            return None;
         }
         // Ids rise through each segment and the memtable: binary searches.
-        self.segments
-            .iter()
-            .any(|s| binary_search(s.len(), |i| s.id(i), id))
-            || self
-                .memtable
-                .iter()
-                .any(|c| c.binary_search_by_key(&id, |e| e.id).is_ok())
+        for s in &self.segments {
+            if let Some(i) = binary_search(s.len(), |i| s.id(i), id) {
+                return Some(s.entry(i));
+            }
+        }
+        self.memtable.iter().find_map(|c| {
+            c.binary_search_by_key(&id, |e| e.id)
+                .ok()
+                .map(|i| c[i].as_ref())
+        })
     }
 }
 
-fn binary_search(len: usize, at: impl Fn(usize) -> u64, id: u64) -> bool {
+fn binary_search(len: usize, at: impl Fn(usize) -> u64, id: u64) -> Option<usize> {
     let (mut lo, mut hi) = (0, len);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         match at(mid).cmp(&id) {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Equal => return Some(mid),
         }
     }
-    false
+    None
 }
 
 struct State {
@@ -434,7 +442,7 @@ impl Gallery {
                     // counts stay right.
                     let present = segments
                         .iter()
-                        .any(|s: &Arc<Segment>| binary_search(s.len(), |i| s.id(i), id))
+                        .any(|s: &Arc<Segment>| binary_search(s.len(), |i| s.id(i), id).is_some())
                         || memtable.iter().any(|e: &MemEntry| e.id == id);
                     if present {
                         tombstones.insert(id);

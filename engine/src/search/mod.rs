@@ -42,6 +42,8 @@ pub struct SearchOptions {
     pub target_fpir: Option<f64>,
     /// Search only these subjects.
     pub subjects: Option<HashSet<u64>>,
+    /// Leave these subjects out (the probe's own subject, when searching with it).
+    pub exclude: HashSet<u64>,
     /// Use only these of the probe's fingers.
     pub fingers: Option<Vec<FingerPosition>>,
     /// Templates per probe finger that stage 1 passes to stage 2.
@@ -58,6 +60,7 @@ impl Default for SearchOptions {
             threshold: None,
             target_fpir: None,
             subjects: None,
+            exclude: HashSet::new(),
             fingers: None,
             shortlist: 200,
             exhaustive: false,
@@ -81,7 +84,7 @@ pub struct FingerScore {
 pub struct Candidate {
     /// The subject.
     pub subject: u64,
-    /// Sum of the per-finger scores (the FMRs of independent fingers multiply).
+    /// The per-finger scores fused by [`fuse`]: calibrated like a single finger's.
     pub score: Score,
     /// The per-finger scores, in probe order.
     pub fingers: Vec<FingerScore>,
@@ -96,6 +99,31 @@ pub enum SearchError {
     /// No probe finger is left to search with.
     #[error("the probe has no finger to search with (after the finger selection)")]
     NoFinger,
+}
+
+/// Fuses the calibrated scores of independent fingers into one calibrated score.
+///
+/// The product of the fingers' false match rates is not itself a false match rate (with
+/// ten fingers, impostors multiply many small chances); Fisher's method gives the chance
+/// that `fingers` impostor comparisons reach a product this small:
+/// `P = t * sum_{k<n} ln(1/t)^k / k!`, with `t` the product. Fingers that were not scored
+/// count with FMR 1. One finger keeps its score.
+pub fn fuse(scores: &[Score], fingers: usize) -> Score {
+    let n = fingers.max(scores.len()).max(1);
+    // ln(1/t) from the scores: score = -10 log10(fmr).
+    let ln_inv_t: f64 = scores
+        .iter()
+        .map(|&s| f64::from(s.max(0.0)) * std::f64::consts::LN_10 / 10.0)
+        .sum();
+    // log of the sum, in a stable way: terms x^k / k!.
+    let mut term = 1.0f64;
+    let mut sum = 1.0f64;
+    for k in 1..n {
+        term *= ln_inv_t / k as f64;
+        sum += term;
+    }
+    let ln_p = (-ln_inv_t + sum.ln()).min(0.0);
+    (-10.0 * ln_p / std::f64::consts::LN_10) as Score
 }
 
 /// The gallery-side feature of a template (for [`crate::gallery::NewEntry::feature`]).
@@ -239,6 +267,7 @@ pub fn search(
                     .subjects
                     .as_ref()
                     .is_none_or(|s| s.contains(&subject))
+                && !options.exclude.contains(&subject)
                 && !snapshot.tombstones.contains(&id)
         };
         let hits: Vec<Hit> = if options.exhaustive {
@@ -333,7 +362,10 @@ pub fn search(
                 .collect();
             Candidate {
                 subject,
-                score: fingers_scored.iter().map(|f| f.score).sum(),
+                score: fuse(
+                    &fingers_scored.iter().map(|f| f.score).collect::<Vec<_>>(),
+                    fingers.len(),
+                ),
                 fingers: fingers_scored,
             }
         })

@@ -1,0 +1,105 @@
+//! `daktilod`: the Daktilo gRPC service. See `daktilod --help` and docs/operations.md.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use daktilo_daemon::config::{Config, LogFormat};
+use daktilo_daemon::server;
+
+#[derive(Parser)]
+#[command(
+    name = "daktilod",
+    version,
+    about = "Daktilo fingerprint service (gRPC)",
+    after_help = "Settings: defaults, then --config FILE (TOML), then DAKTILOD_* environment \
+variables, then these flags. Without any, it serves on 127.0.0.1:50051 with its data in \
+./daktilo-data."
+)]
+struct Args {
+    /// A TOML settings file (see docs/operations.md).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// gRPC address, e.g. 127.0.0.1:50051 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Where the gallery and the registry are kept.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Prometheus metrics address (GET /metrics).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Log JSON lines instead of text.
+    #[arg(long)]
+    json_logs: bool,
+    /// Print the settings in effect (TOML) and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn settings(args: &Args) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    config.apply_env(|k| std::env::var(k).ok())?;
+    if let Some(a) = args.listen {
+        config.listen = a;
+    }
+    if let Some(d) = &args.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(a) = args.metrics_listen {
+        config.metrics_listen = Some(a);
+    }
+    if args.json_logs {
+        config.log_format = LogFormat::Json;
+    }
+    Ok(config)
+}
+
+fn main() {
+    let args = Args::parse();
+    let config = match settings(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("daktilod: {e}");
+            std::process::exit(2);
+        }
+    };
+    if args.print_config {
+        match toml::to_string(&config) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("daktilod: {e}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
+    server::init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("daktilod: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(server::serve(config, server::shutdown_signal(), |bound| {
+        // One machine-readable line for scripts and tests.
+        println!("daktilod listening on {}", bound.grpc);
+        if let Some(m) = bound.metrics {
+            println!("daktilod metrics on http://{m}/metrics");
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }));
+    if let Err(e) = result {
+        eprintln!("daktilod: {e}");
+        std::process::exit(1);
+    }
+}
