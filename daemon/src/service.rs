@@ -679,6 +679,7 @@ impl Core {
             queue_depth: self.metrics.queue_depth.load(Ordering::Relaxed) as u32,
             queue_capacity: self.capacity as u32,
             eurodac_pending: 0,
+            gallery_templates: self.gallery.len() as u64,
         })
     }
 }
@@ -900,5 +901,53 @@ impl Daktilo for Service {
         _request: Request<proto::StatsRequest>,
     ) -> Result<Response<proto::StatsResponse>, Status> {
         self.observe(5, "", async { self.core()?.stats() }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_no_subject_names_are_deleted_at_open() {
+        let dir = std::env::temp_dir().join(format!("daktilo-core-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        }
+        .resolve()
+        .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        {
+            let core = Core::open(config.clone(), metrics.clone()).unwrap();
+            // An enrolment that crashed after its gallery append, before its registry
+            // commit: the template is in the gallery, no subject names it.
+            let mut t = template::Template::new(300, 300);
+            t.minutiae.push(template::Minutia {
+                x: 100,
+                y: 100,
+                direction: 10,
+                kind: template::MinutiaKind::Ending,
+                quality: 50,
+            });
+            let ids = core
+                .gallery
+                .append(vec![NewEntry {
+                    subject: 7,
+                    finger: FingerPosition::RightIndex,
+                    template: template::encode(&TemplateRecord::single(t.clone()), Format::Native)
+                        .unwrap(),
+                    feature: search::gallery_feature(&t),
+                }])
+                .unwrap();
+            assert!(core.gallery.snapshot().contains(ids[0]));
+            assert_eq!(core.stats().unwrap().gallery_templates, 1);
+        }
+        let core = Core::open(config, metrics).unwrap();
+        let stats = core.stats().unwrap();
+        assert_eq!((stats.templates, stats.gallery_templates), (0, 0));
+        drop(core);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -90,12 +90,15 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     out.join(": ")
 }
 
-/// A gRPC error as a failure: UNAVAILABLE exits 7, the rest 6.
+/// A gRPC error as a failure: an unreachable or unavailable service exits 7, a refusal 6.
 pub fn status_failure(status: tonic::Status) -> Failure {
-    let code = if status.code() == tonic::Code::Unavailable {
-        ExitCode::Unreachable
-    } else {
-        ExitCode::Service
+    // A broken connection surfaces as UNKNOWN ("transport error") or CANCELLED.
+    let code = match status.code() {
+        tonic::Code::Unavailable
+        | tonic::Code::Unknown
+        | tonic::Code::Cancelled
+        | tonic::Code::DeadlineExceeded => ExitCode::Unreachable,
+        _ => ExitCode::Service,
     };
     Failure::new(
         code,

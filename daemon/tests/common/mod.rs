@@ -38,3 +38,73 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A `daktilod` started for a test, killed when dropped.
+pub struct Daemon {
+    /// The process.
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The metrics address, when asked for with `--metrics-listen`.
+    pub metrics: Option<String>,
+}
+
+impl Daemon {
+    /// Starts `daktilod` on a free loopback port with `data_dir`, plus extra arguments, and
+    /// waits for its "listening" line.
+    pub fn start(data_dir: &std::path::Path, extra: &[&str]) -> Daemon {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_daktilod"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start daktilod");
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let metrics = extra.contains(&"--metrics-listen").then(|| {
+            let mut m = String::new();
+            reader.read_line(&mut m).unwrap();
+            m.trim()
+                .strip_prefix("daktilod metrics on http://")
+                .and_then(|m| m.strip_suffix("/metrics"))
+                .unwrap_or_else(|| panic!("unexpected second line {m:?}"))
+                .to_string()
+        });
+        let addr = line
+            .trim()
+            .strip_prefix("daktilod listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Daemon {
+            child,
+            url: format!("http://{addr}"),
+            metrics,
+        }
+    }
+
+    /// Stops it with SIGTERM (graceful) and waits.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    /// Kills it with SIGKILL and waits.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
