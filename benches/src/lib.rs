@@ -11,4 +11,5 @@ pub mod det;
 pub mod fvc;
 pub mod identify;
 pub mod metrics;
+pub mod service;
 pub mod synth;

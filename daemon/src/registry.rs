@@ -287,6 +287,64 @@ impl Registry {
         Ok(())
     }
 
+    /// Allocates `n` consecutive new subject keys; returns the first.
+    pub fn allocate_keys(&self, n: u64) -> Result<u64, RegistryError> {
+        let tx = self.db.begin_write()?;
+        let first = {
+            let mut meta = tx.open_table(META)?;
+            let first = meta
+                .get("next_subject_key")?
+                .map(|v| v.value())
+                .unwrap_or(1);
+            meta.insert("next_subject_key", first + n)?;
+            first
+        };
+        tx.commit()?;
+        Ok(first)
+    }
+
+    /// Commits many new subjects (one encounter each) in one transaction: a bulk import.
+    /// Refuses the whole batch if any reference is already enrolled.
+    pub fn import(&self, subjects: &[(String, u64, EncounterRecord)]) -> Result<(), RegistryError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(SUBJECTS)?;
+            let mut keys = tx.open_table(SUBJECT_KEYS)?;
+            let mut templates = tx.open_table(TEMPLATES)?;
+            let mut meta = tx.open_table(META)?;
+            let mut per_position = [0i64; 16];
+            let mut count = 0i64;
+            for (subject_ref, key, encounter) in subjects {
+                if table.get(subject_ref.as_str())?.is_some() {
+                    return Err(RegistryError::Corrupt(format!(
+                        "import: subject {subject_ref:?} is already enrolled"
+                    )));
+                }
+                keys.insert(*key, subject_ref.as_str())?;
+                for f in &encounter.fingers {
+                    templates.insert(f.template_id, *key)?;
+                    per_position[usize::from(f.position.min(15))] += 1;
+                    count += 1;
+                }
+                let record = SubjectRecord {
+                    key: *key,
+                    encounters: vec![encounter.clone()],
+                };
+                table.insert(subject_ref.as_str(), encode(&record).as_slice())?;
+            }
+            for (p, n) in per_position.iter().enumerate() {
+                if *n > 0 {
+                    bump(&mut meta, &position_key(p as u8), *n)?;
+                }
+            }
+            bump(&mut meta, "templates", count)?;
+            bump(&mut meta, "subjects", subjects.len() as i64)?;
+            bump(&mut meta, "encounters", subjects.len() as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Removes a subject, records the deletion for audit and stores the request's answer,
     /// in one transaction. Returns the removed subject (`None`: there was none).
     pub fn delete_subject(

@@ -34,6 +34,17 @@ pub const MAX_REF_LEN: usize = 128;
 /// Most candidates one search may return.
 pub const MAX_RESULTS: u32 = 1000;
 
+/// A subject for [`Core::import`].
+#[derive(Debug, Clone)]
+pub struct ImportSubject {
+    /// Subject reference.
+    pub subject_ref: String,
+    /// Encounter reference.
+    pub encounter_ref: String,
+    /// Its fingers.
+    pub fingers: Vec<FingerTemplate>,
+}
+
 /// What the service runs on: the gallery, the registry and the worker pool.
 pub struct Core {
     gallery: Gallery,
@@ -41,6 +52,8 @@ pub struct Core {
     pool: rayon::ThreadPool,
     queue: Arc<Semaphore>,
     capacity: usize,
+    /// Jobs running at once (one per worker).
+    running: Semaphore,
     /// Serialises the steps that change the gallery and the registry together.
     commit: Mutex<()>,
     config: Config,
@@ -145,13 +158,81 @@ impl Core {
             pool,
             queue: Arc::new(Semaphore::new(config.queue_capacity)),
             capacity: config.queue_capacity,
+            running: Semaphore::new(config.workers),
             commit: Mutex::new(()),
             config,
             metrics,
         })
     }
 
-    /// Runs `job` on the worker pool, if a queue slot is free.
+    /// Imports many new subjects at once (one encounter each, templates already
+    /// extracted), without de-duplication: one gallery append and one registry
+    /// transaction. For migrations of legacy data and for building test galleries; if it
+    /// fails part-way, what was appended to the gallery is removed at the next start.
+    pub fn import(&self, subjects: Vec<ImportSubject>) -> Result<(), Status> {
+        let _guard = self.commit.lock().unwrap_or_else(|p| p.into_inner());
+        let first = self
+            .registry
+            .allocate_keys(subjects.len() as u64)
+            .map_err(unavailable)?;
+        let mut entries = Vec::new();
+        for (k, s) in subjects.iter().enumerate() {
+            check_ref(&s.subject_ref, "subject_ref")?;
+            for f in &s.fingers {
+                entries.push(NewEntry {
+                    subject: first + k as u64,
+                    finger: f.position,
+                    template: Self::native(f)?,
+                    feature: search::gallery_feature(&f.template),
+                });
+            }
+        }
+        let ids = self.gallery.append(entries).map_err(unavailable)?;
+        let mut next = ids.into_iter();
+        let now = registry::now_ms();
+        let records: Vec<(String, u64, EncounterRecord)> = subjects
+            .into_iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let fingers = s
+                    .fingers
+                    .iter()
+                    .map(|f| FingerRecord {
+                        position: f.position.code(),
+                        impression: f.impression,
+                        template_id: next.next().unwrap_or(0),
+                        quality: f.quality,
+                    })
+                    .collect();
+                (
+                    s.subject_ref,
+                    first + k as u64,
+                    EncounterRecord {
+                        encounter_ref: s.encounter_ref,
+                        enrolled_at_ms: now,
+                        fingers,
+                    },
+                )
+            })
+            .collect();
+        self.registry.import(&records).map_err(unavailable)?;
+        let templates: usize = records.iter().map(|r| r.2.fingers.len()).sum();
+        self.metrics
+            .subjects
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .templates
+            .fetch_add(templates as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs `job` if a queue slot is free: it waits (first come, first served) for one
+    /// of `workers` run slots, then runs on a blocking thread, with its parallel parts
+    /// ([`Core::par`]) on the worker pool.
+    ///
+    /// The job itself never runs on a pool thread: a pool thread waiting inside a parallel
+    /// loop may pick up other queued work, and if that work took a lock the waiting job
+    /// holds (the commit lock), the thread would deadlock with itself.
     async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         job: impl FnOnce(&Core) -> Result<T, Status> + Send + 'static,
@@ -164,16 +245,26 @@ impl Core {
             )));
         };
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let core = self.clone();
-        self.pool.spawn(move || {
-            let result = job(&core);
-            core.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
-            let _ = tx.send(result);
-        });
-        rx.await
-            .map_err(|_| Status::internal("the job ended without an answer"))?
+        let result = async {
+            let _running = self
+                .running
+                .acquire()
+                .await
+                .map_err(|_| Status::unavailable("shutting down"))?;
+            let core = self.clone();
+            tokio::task::spawn_blocking(move || job(&core))
+                .await
+                .map_err(|e| internal(format!("the job failed: {e}")))?
+        }
+        .await;
+        self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        drop(permit);
+        result
+    }
+
+    /// Runs `f` on the worker pool (for lock-free parallel work only: see [`Core::run`]).
+    fn par<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        self.pool.install(f)
     }
 
     fn native(t: &FingerTemplate) -> Result<Vec<u8>, Status> {
@@ -239,7 +330,7 @@ impl Core {
         request: &proto::EnrolRequest,
         digest: u64,
     ) -> Result<proto::EnrolResponse, Status> {
-        let converted = samples::to_templates(&request.samples, "samples")?;
+        let converted = self.par(|| samples::to_templates(&request.samples, "samples"))?;
         let options = request.options.unwrap_or_default();
         let dedup = proto::DedupPolicy::try_from(options.dedup).map_err(|_| {
             Status::invalid_argument(format!("options.dedup: unknown policy {}", options.dedup))
@@ -362,7 +453,8 @@ impl Core {
             if let Some(s) = &existing {
                 search_options.exclude.insert(s.key);
             }
-            let found = search::search(&snapshot, &probe, &search_options)
+            let found = self
+                .par(|| search::search(&snapshot, &probe, &search_options))
                 .map_err(|e| Status::invalid_argument(format!("samples: {e}")))?;
             response.duplicates = self.candidates(found)?;
             if !response.duplicates.is_empty() {
@@ -491,7 +583,8 @@ impl Core {
                 ));
             }
             Some(proto::identify_request::Probe::Samples(p)) => {
-                let converted = samples::to_templates(&p.samples, "samples.samples")?;
+                let converted =
+                    self.par(|| samples::to_templates(&p.samples, "samples.samples"))?;
                 probe_fingers = finger_results(&converted);
                 converted
                     .into_iter()
@@ -519,7 +612,7 @@ impl Core {
             ));
         }
         let snapshot = self.gallery.snapshot();
-        let found = match search::search(&snapshot, &probe, &options) {
+        let found = match self.par(|| search::search(&snapshot, &probe, &options)) {
             Ok(found) => found,
             Err(search::SearchError::NoFinger) => {
                 return Err(Status::invalid_argument(
@@ -555,7 +648,7 @@ impl Core {
             .subject(&request.subject_ref)
             .map_err(unavailable)?
             .ok_or_else(|| Status::not_found("subject_ref: no such subject"))?;
-        let converted = samples::to_templates(&request.samples, "samples")?;
+        let converted = self.par(|| samples::to_templates(&request.samples, "samples"))?;
         let snapshot = self.gallery.snapshot();
         // Prepared enrolled templates with their positions.
         let mut enrolled = Vec::new();

@@ -611,3 +611,111 @@ async fn sigkill_during_enrol_batch_loses_no_acknowledged_subject() {
     drop(d);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn concurrent_enrolments_with_deduplication_and_searches() {
+    // Enrolments hold the commit lock while their duplicate search runs in parallel; with
+    // several at once (and searches beside them) nothing may deadlock or be lost.
+    let Some(root) = dataset("fvc2002", "the concurrent enrolment test") else {
+        return;
+    };
+    let dir = scratch("e2e-concurrent");
+    // A gallery of 3,200 templates (the FVC ISO templates, ten times over) so that each
+    // duplicate search has a full shortlist and runs long enough to overlap the others.
+    {
+        use daktilo_daemon::samples::FingerTemplate;
+        use daktilo_daemon::service::{Core, ImportSubject};
+        use daktilo_engine::template::{self, FingerPosition};
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("DB3_B"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "iso"))
+            .collect();
+        files.sort();
+        let templates: Vec<template::Template> = files
+            .iter()
+            .map(|f| {
+                template::decode(&std::fs::read(f).unwrap())
+                    .unwrap()
+                    .templates[0]
+                    .clone()
+            })
+            .collect();
+        let config = daktilo_daemon::config::Config {
+            data_dir: dir.join("data"),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let core = Core::open(config, Default::default()).unwrap();
+        let subjects = (0..3200)
+            .map(|i| ImportSubject {
+                subject_ref: format!("bulk-{i}"),
+                encounter_ref: "e1".into(),
+                fingers: vec![FingerTemplate {
+                    position: FingerPosition::RightIndex,
+                    impression: 1,
+                    template: templates[i % templates.len()].clone(),
+                    quality: 50,
+                }],
+            })
+            .collect();
+        core.import(subjects).unwrap();
+    }
+    let d = Daemon::start(&dir.join("data"), &[]);
+    let c = connect(&d).await;
+    use proto::FingerPosition as P;
+    let mut tasks = Vec::new();
+    for finger in 101..=108u32 {
+        let mut c = c.clone();
+        let root = root.clone();
+        tasks.push(tokio::spawn(async move {
+            // A ten-print: the ten DB1 fingers at one impression, as positions 1-10.
+            let impression = finger - 100;
+            let samples = (101..=110u32)
+                .zip(1..)
+                .map(|(f, position)| {
+                    let mut s = file_sample(
+                        &fvc(&root, "DB1_B", &format!("{f}_{impression}.tif")),
+                        P::Unknown,
+                    );
+                    s.position = position;
+                    s
+                })
+                .collect();
+            let mut r = enrol_request(&format!("req-{finger}"), &format!("S{finger}"), samples);
+            r.options = Some(proto::EnrolOptions {
+                dedup: proto::DedupPolicy::Flag as i32,
+                ..Default::default()
+            });
+            let enrolled = c.enrol(r).await.unwrap().into_inner();
+            let probe = file_sample(
+                &fvc(&root, "DB1_B", &format!("{finger}_2.tif")),
+                P::RightIndex,
+            );
+            let found = identify(&mut c, probe).await;
+            (enrolled.outcome, found)
+        }));
+    }
+    let done = tokio::time::timeout(Duration::from_secs(300), async {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    })
+    .await
+    .expect("enrolments deadlocked");
+    assert!(
+        done.iter()
+            .all(|(o, _)| *o != proto::EnrolOutcome::DuplicateRejected as i32)
+    );
+    let mut c = c;
+    let stats = c.stats(proto::StatsRequest {}).await.unwrap().into_inner();
+    assert_eq!(
+        (stats.subjects, stats.templates, stats.gallery_templates),
+        (3208, 3280, 3280)
+    );
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -124,6 +124,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The service over loopback gRPC: ten-print enrolments per second, identification
+    /// latency with concurrent clients at a large registry, and load shedding at twice the
+    /// sustained rate.
+    Service {
+        /// Synthetic subjects in the registry.
+        #[arg(long, default_value_t = 100_000)]
+        subjects: u64,
+        /// Fingers per synthetic subject.
+        #[arg(long, default_value_t = 2)]
+        fingers: usize,
+        /// The datasets folder (FVC2002 images under fvc2002/).
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Where the data directory is built (or reused when it exists).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Concurrent identification clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seconds of each load phase.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Ten-print enrolments to time.
+        #[arg(long, default_value_t = 20)]
+        enrolments: usize,
+        /// Print the figures as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fit the score calibration on every cross-finger (impostor) pair of every set and
     /// print the knots for `engine/src/matching/calibration.rs`.
     Calibrate {
@@ -957,6 +986,43 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn service(args: daktilo_bench::service::ServiceArgs, json: bool) -> anyhow::Result<()> {
+    let clients = args.clients;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let r = runtime.block_on(daktilo_bench::service::run(args))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "registry: {} subjects, {} templates; service: {} workers, queue {}",
+        r.subjects, r.templates, r.workers, r.queue_capacity
+    );
+    println!(
+        "ten-print enrolment (images, de-duplication FLAG, 2 clients): {:.2} per s, p50 {:.0} ms",
+        r.enrolments_per_s, r.enrol_p50_ms
+    );
+    println!("identification (two-finger image probes, target FPIR 1 %):");
+    println!("phase                     offered/s   ok/s     ok   shed  errors   p50 ms   p99 ms");
+    for (name, l) in [
+        (format!("{clients} clients (closed)"), &r.sustained),
+        ("2x sustained (open)".to_string(), &r.overload),
+    ] {
+        println!(
+            "{name:<25} {:>9.1} {:>6.1} {:>6} {:>6} {:>7} {:>8.1} {:>8.1}",
+            l.offered_per_s, l.ok_per_s, l.ok, l.shed, l.errors, l.p50_ms, l.p99_ms
+        );
+    }
+    println!(
+        "rank-1 of mated searches (closed phase): {:.1} %",
+        100.0 * r.rank1
+    );
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     let result = match args.command {
@@ -980,6 +1046,27 @@ fn main() {
             impostors,
         }),
         Command::Calibrate { dataset, raw } => calibrate(&dataset, raw.as_deref()),
+        Command::Service {
+            subjects,
+            fingers,
+            dataset,
+            data_dir,
+            clients,
+            seconds,
+            enrolments,
+            json,
+        } => service(
+            daktilo_bench::service::ServiceArgs {
+                subjects,
+                fingers,
+                dataset,
+                data_dir,
+                clients,
+                seconds,
+                enrolments,
+            },
+            json,
+        ),
         Command::Synth { count, out, seed } => synth(count, &out, seed).map(|_| ()),
         Command::SynthCompare { dataset, count } => synth_compare(&dataset, count),
         Command::Identify {
