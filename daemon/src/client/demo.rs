@@ -35,7 +35,9 @@ fn sample(
     finger: u32,
     impression: u32,
 ) -> Result<proto::FingerSample, Failure> {
-    read_sample(&image(dataset, set, finger, impression), POSITION, None)
+    // FVC2002 DB2's sensor scans at 569 ppi and its files do not say so (datasets README).
+    let ppi = (set == "DB2_B").then_some(569);
+    read_sample(&image(dataset, set, finger, impression), POSITION, ppi)
 }
 
 fn refused(s: tonic::Status) -> Failure {
@@ -252,12 +254,12 @@ async fn demo(conn: &Connection, dataset: &Path) -> Result<(), Failure> {
     candidates_text(&mut out, &r.duplicates, "     ");
     print!("{out}");
 
-    println!("\n4. Verification (1:1) of DB2 102 impression 4");
-    for claimed in ["fvc2002-DB2-102", "fvc2002-DB2-103"] {
+    println!("\n4. Verification (1:1) of DB1 102 impression 4");
+    for claimed in ["fvc2002-DB1-102", "fvc2002-DB1-103"] {
         let r = client
             .verify(proto::VerifyRequest {
                 subject_ref: claimed.into(),
-                samples: vec![sample(dataset, "DB2_B", 102, 4)?],
+                samples: vec![sample(dataset, "DB1_B", 102, 4)?],
                 fmr: 1e-4,
             })
             .await

@@ -53,13 +53,24 @@ impl Daemon {
     /// Starts `daktilod` on a free loopback port with `data_dir`, plus extra arguments, and
     /// waits for its "listening" line.
     pub fn start(data_dir: &std::path::Path, extra: &[&str]) -> Daemon {
+        Self::start_with(data_dir, extra, "warn", std::process::Stdio::inherit())
+    }
+
+    /// [`Daemon::start`] with a log level and somewhere for its log (standard error).
+    pub fn start_with(
+        data_dir: &std::path::Path,
+        extra: &[&str],
+        log_level: &str,
+        stderr: std::process::Stdio,
+    ) -> Daemon {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_daktilod"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level)
             .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("start daktilod");
         let stdout = child.stdout.take().unwrap();

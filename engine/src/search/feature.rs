@@ -130,10 +130,15 @@ impl ProbeFeature {
 /// Integer counts, then one f32 formula: the same on every instruction set.
 #[inline(always)]
 pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
+    // Plain index loops with fixed bounds: everything here must inline into the callers
+    // that are compiled for POPCNT / AVX-512 (an iterator adapter left out of line would
+    // be compiled for the baseline, with a software popcount).
     let mut common = 0u32;
     let mut ones = 0u32;
-    for (k, chunk) in gallery.chunks_exact(8).enumerate().take(FEATURE_WORDS) {
-        let g = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    let gallery = &gallery[..FEATURE_WORDS * 8];
+    for k in 0..FEATURE_WORDS {
+        let b = &gallery[8 * k..8 * k + 8];
+        let g = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         common += (g & probe.words[k]).count_ones();
         ones += g.count_ones();
     }

@@ -150,12 +150,13 @@ fn keep_best(hits: &mut Vec<Hit>, k: usize) {
 
 #[inline(always)]
 fn scan_into(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
+    // An index loop, not an iterator chain: see `feature::score`.
+    let n = features.len() / FEATURE_BYTES;
     out.clear();
-    out.extend(
-        features
-            .chunks_exact(FEATURE_BYTES)
-            .map(|g| feature::score(probe, g)),
-    );
+    out.resize(n, 0.0);
+    for i in 0..n {
+        out[i] = feature::score(probe, &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES]);
+    }
 }
 
 /// Stage-1 scores of a block of contiguous features, written into `out`. Dispatched at run
@@ -175,6 +176,23 @@ pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
 /// changes nothing.
 pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
     scan_into(probe, features, out)
+}
+
+/// Stage-1 scores of separately stored features (the memtable's), dispatched like
+/// [`scan_block`].
+#[allow(unsafe_code)]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+popcnt",
+    "x86_64+avx2+popcnt",
+    "x86_64+popcnt",
+    "aarch64+neon"
+))]
+fn scan_separate(probe: &ProbeFeature, features: &[&[u8]], out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(features.len(), 0.0);
+    for i in 0..features.len() {
+        out[i] = feature::score(probe, features[i]);
+    }
 }
 
 /// Entries scanned per parallel task.
@@ -298,16 +316,28 @@ pub fn search(
             let pfeat = ProbeFeature::new(&feature::feature_of(&prepared));
             let in_segment = |s: &Segment, i: usize| wanted(s.finger(i), s.subject(i), s.id(i));
             let mut hits = segment_hits(snapshot, &pfeat, options.shortlist, &in_segment);
-            hits.extend(
-                mem.iter()
-                    .enumerate()
-                    .filter(|(_, e)| wanted(e.finger, e.subject, e.id))
-                    .map(|(index, e)| Hit {
-                        score: feature::score(&pfeat, &e.feature),
-                        segment: usize::MAX,
-                        index,
-                    }),
-            );
+            // The memtable (up to a flush's worth of entries) in parallel too.
+            let mem_hits: Vec<Hit> = mem
+                .par_chunks(BLOCK)
+                .enumerate()
+                .flat_map_iter(|(c, chunk)| {
+                    let features: Vec<&[u8]> = chunk.iter().map(|e| e.feature.as_slice()).collect();
+                    let mut scores = Vec::with_capacity(chunk.len());
+                    scan_separate(&pfeat, &features, &mut scores);
+                    chunk
+                        .iter()
+                        .zip(scores)
+                        .enumerate()
+                        .filter(|(_, (e, _))| wanted(e.finger, e.subject, e.id))
+                        .map(move |(i, (_, score))| Hit {
+                            score,
+                            segment: usize::MAX,
+                            index: c * BLOCK + i,
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            hits.extend(mem_hits);
             keep_best(&mut hits, options.shortlist);
             hits
         };
