@@ -160,7 +160,9 @@ fn build(args: &ServiceArgs, config: &Config) -> anyhow::Result<()> {
     let mut start = 0;
     while start < args.subjects {
         let end = (start + batch).min(args.subjects);
+        use rayon::prelude::*;
         let subjects: Vec<ImportSubject> = (start..end)
+            .into_par_iter()
             .map(|i| ImportSubject {
                 subject_ref: format!("synthetic-{i}"),
                 encounter_ref: "e1".into(),

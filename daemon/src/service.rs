@@ -175,18 +175,33 @@ impl Core {
             .registry
             .allocate_keys(subjects.len() as u64)
             .map_err(unavailable)?;
-        let mut entries = Vec::new();
-        for (k, s) in subjects.iter().enumerate() {
+        for s in &subjects {
             check_ref(&s.subject_ref, "subject_ref")?;
-            for f in &s.fingers {
-                entries.push(NewEntry {
-                    subject: first + k as u64,
-                    finger: f.position,
-                    template: Self::native(f)?,
-                    feature: search::gallery_feature(&f.template),
-                });
-            }
         }
+        // Encoding and features in parallel (the import runs outside the job queue).
+        let entries: Vec<NewEntry> = {
+            use rayon::prelude::*;
+            let per_subject: Vec<Vec<NewEntry>> = self.par(|| {
+                subjects
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, s)| {
+                        s.fingers
+                            .iter()
+                            .map(|f| {
+                                Ok(NewEntry {
+                                    subject: first + k as u64,
+                                    finger: f.position,
+                                    template: Self::native(f)?,
+                                    feature: search::gallery_feature(&f.template),
+                                })
+                            })
+                            .collect::<Result<Vec<_>, Status>>()
+                    })
+                    .collect::<Result<Vec<_>, Status>>()
+            })?;
+            per_subject.into_iter().flatten().collect()
+        };
         let ids = self.gallery.append(entries).map_err(unavailable)?;
         let mut next = ids.into_iter();
         let now = registry::now_ms();

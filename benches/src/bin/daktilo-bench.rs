@@ -76,6 +76,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "fvc")]
         impostors: Impostors,
     },
+    /// How well stage 1 alone ranks a probe's mate among real impostors (FVC ISO
+    /// templates of every set): the penetration rate (share of impostors scoring at least
+    /// the mate) per probe, beside the matcher's. For developing the stage-1 feature.
+    Stage1 {
+        /// A folder of FVC-style sets.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Only probes of these fingers, e.g. 101-105 (development) or 106-110 (held out).
+        #[arg(long, value_parser = parse_fingers)]
+        fingers: Option<(u32, u32)>,
+    },
     /// Build a gallery of synthetic templates (fingers that do not exist).
     Synth {
         /// How many templates.
@@ -640,6 +651,71 @@ fn synth(count: u64, out: &Path, seed: u64) -> anyhow::Result<Gallery> {
     Ok(gallery)
 }
 
+fn stage1(dataset: &Path, fingers: Option<(u32, u32)>) -> anyhow::Result<()> {
+    use search::feature::{ProbeFeature, feature_of, score};
+    // Every template of every set: (set, finger, impression, prepared, feature).
+    let mut all = Vec::new();
+    for (si, set) in fvc::discover(dataset, "iso")?.iter().enumerate() {
+        let templates = load_templates(set, Source::Iso, &[])?;
+        for (s, t) in set.samples.iter().zip(templates) {
+            let p = matching::prepare(&t)?;
+            let f = feature_of(&p);
+            all.push((si, s.finger, s.impression, p, f));
+        }
+    }
+    let in_range = |f: u32| fingers.is_none_or(|(a, b)| (a..=b).contains(&f));
+    let mut stage1_pen = Vec::new();
+    let mut matcher_pen = Vec::new();
+    for (si, finger, impression, p, f) in &all {
+        if *impression == 1 || !in_range(*finger) {
+            continue;
+        }
+        let Some(mate) = all
+            .iter()
+            .find(|m| m.0 == *si && m.1 == *finger && m.2 == 1)
+        else {
+            continue;
+        };
+        let probe = ProbeFeature::new(f);
+        let g1 = score(&probe, &mate.4);
+        let g2 = matching::compare(p, &mate.3);
+        let impostors: Vec<_> = all
+            .iter()
+            .filter(|m| !(m.0 == *si && m.1 == *finger))
+            .collect();
+        let n = impostors.len() as f64;
+        stage1_pen.push(
+            impostors
+                .iter()
+                .filter(|m| score(&probe, &m.4) >= g1)
+                .count() as f64
+                / n,
+        );
+        matcher_pen.push(
+            impostors
+                .iter()
+                .filter(|m| matching::compare(p, &m.3) >= g2)
+                .count() as f64
+                / n,
+        );
+    }
+    let report = |name: &str, pen: &mut Vec<f64>| {
+        pen.sort_by(|a, b| a.total_cmp(b));
+        let at = |x: f64| 100.0 * pen.iter().filter(|&&p| p <= x).count() as f64 / pen.len() as f64;
+        println!(
+            "{name:<8} probes {:>4}  mean penetration {:>6.2}%  mate within top 1% {:>6.2}%  5% {:>6.2}%  10% {:>6.2}%",
+            pen.len(),
+            100.0 * pen.iter().sum::<f64>() / pen.len() as f64,
+            at(0.01),
+            at(0.05),
+            at(0.10)
+        );
+    };
+    report("stage 1", &mut stage1_pen);
+    report("matcher", &mut matcher_pen);
+    Ok(())
+}
+
 fn synth_compare(dataset: &Path, count: u64) -> anyhow::Result<()> {
     let sets = fvc::discover(dataset, "iso")?;
     let synthetic: Vec<Template> = (0..count)
@@ -1046,6 +1122,7 @@ fn main() {
             impostors,
         }),
         Command::Calibrate { dataset, raw } => calibrate(&dataset, raw.as_deref()),
+        Command::Stage1 { dataset, fingers } => stage1(&dataset, fingers),
         Command::Service {
             subjects,
             fingers,
