@@ -33,6 +33,8 @@ pub struct Config {
     pub dedup_target_fpir: f64,
     /// Templates per probe finger that stage 1 of a search passes to the matcher.
     pub shortlist: usize,
+    /// Days the answer to a request id is kept for retries (pruned at start).
+    pub request_retention_days: u32,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// TLS; none: plain TCP (for loopback use only).
@@ -73,6 +75,7 @@ impl Default for Config {
             max_message_bytes: 16 << 20,
             dedup_target_fpir: 0.001,
             shortlist: 200,
+            request_retention_days: 30,
             log_format: LogFormat::Text,
             tls: None,
         }
@@ -178,6 +181,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "shortlist",
                 "between 1 and 100000".into(),
+            ));
+        }
+        if self.request_retention_days == 0 {
+            return Err(ConfigError::Invalid(
+                "request_retention_days",
+                "at least 1".into(),
             ));
         }
         if self.data_dir.as_os_str().is_empty() {

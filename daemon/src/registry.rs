@@ -107,6 +107,8 @@ impl SubjectRecord {
 pub struct RequestRecord {
     /// Digest of the request's content, to tell a retry from a reuse of the id.
     pub digest: u64,
+    /// When it was answered, milliseconds since the epoch (for pruning).
+    pub at_ms: i64,
     /// The encoded answer.
     pub response: Vec<u8>,
 }
@@ -397,6 +399,30 @@ impl Registry {
         Ok(removed)
     }
 
+    /// Forgets the answers to requests answered before `before_ms` (a retry is expected
+    /// within minutes, not months; the table must not grow without bound). Returns how many
+    /// were removed.
+    pub fn prune_requests(&self, before_ms: i64) -> Result<usize, RegistryError> {
+        let tx = self.db.begin_write()?;
+        let removed = {
+            let mut table = tx.open_table(REQUESTS)?;
+            let mut old = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                let record: RequestRecord = decode(v.value())?;
+                if record.at_ms < before_ms {
+                    old.push(k.value().to_string());
+                }
+            }
+            for k in &old {
+                table.remove(k.as_str())?;
+            }
+            old.len()
+        };
+        tx.commit()?;
+        Ok(removed)
+    }
+
     /// Every template id a subject names.
     pub fn template_ids(&self) -> Result<HashSet<u64>, RegistryError> {
         let tx = self.db.begin_read()?;
@@ -465,6 +491,7 @@ mod tests {
     fn record(n: u8) -> RequestRecord {
         RequestRecord {
             digest: u64::from(n),
+            at_ms: i64::from(n),
             response: vec![n],
         }
     }
@@ -541,6 +568,10 @@ mod tests {
         let t = r.totals().unwrap();
         assert_eq!((t.subjects, t.encounters, t.templates), (1, 1, 1));
         assert_eq!(t.per_position[1], 0);
+        // Answers older than the cut are forgotten, newer ones kept.
+        assert_eq!(r.prune_requests(3).unwrap(), 2);
+        assert_eq!(r.request("r1").unwrap(), None);
+        assert_eq!(r.request("r3").unwrap(), Some(record(3)));
         let audit = r.deletions().unwrap();
         assert_eq!(audit.len(), 1);
         assert_eq!((audit[0].subject_key, audit[0].templates), (removed.key, 3));

@@ -142,6 +142,11 @@ impl Core {
             );
             gallery.delete(&orphans)?;
         }
+        let keep_ms = i64::from(config.request_retention_days) * 86_400_000;
+        let pruned = registry.prune_requests(registry::now_ms() - keep_ms)?;
+        if pruned > 0 {
+            tracing::info!(requests = pruned, "forgot the answers to old requests");
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.workers)
             .thread_name(|i| format!("daktilo-worker-{i}"))
@@ -434,6 +439,7 @@ impl Core {
                     &request.request_id,
                     &RequestRecord {
                         digest,
+                        at_ms: registry::now_ms(),
                         response: response.encode_to_vec(),
                     },
                 )
@@ -512,6 +518,7 @@ impl Core {
         }
         let record = RequestRecord {
             digest,
+            at_ms: registry::now_ms(),
             response: response.encode_to_vec(),
         };
         if let Err(e) = self.registry.commit_enrolment(
@@ -744,6 +751,7 @@ impl Core {
         };
         let record = RequestRecord {
             digest,
+            at_ms: registry::now_ms(),
             response: response.encode_to_vec(),
         };
         self.registry
