@@ -230,3 +230,55 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn directions_agree_with_a_commercial_extractor() {
+    // The FVC2002 ISO templates come from a commercial SDK, made from the images resized to
+    // 300 x 400 (datasets README): undo that stretch, pair minutiae within 6 px, and
+    // compare directions. Both follow the standards' convention, so they agree within a
+    // few degrees (the stretch itself turns directions slightly); a half-turn convention
+    // error would put them 180 degrees apart.
+    let mut diffs = Vec::new();
+    for name in ["DB1_B/101_1", "DB1_B/104_3", "DB4_B/102_2", "DB4_B/107_5"] {
+        let (Some(image), Some(iso)) = (fvc(&format!("{name}.tif")), fvc(&format!("{name}.iso")))
+        else {
+            return;
+        };
+        let ours = extract_path(&image, None).template;
+        let theirs = daktilo_engine::template::decode(&std::fs::read(iso).unwrap()).unwrap();
+        let theirs = &theirs.templates[0];
+        let (sx, sy) = (
+            f32::from(ours.width) / f32::from(theirs.width),
+            f32::from(ours.height) / f32::from(theirs.height),
+        );
+        for m in &ours.minutiae {
+            let nearest = theirs.minutiae.iter().min_by(|a, b| {
+                let d = |n: &&daktilo_engine::template::Minutia| {
+                    (f32::from(n.x) * sx - f32::from(m.x)).powi(2)
+                        + (f32::from(n.y) * sy - f32::from(m.y)).powi(2)
+                };
+                d(a).total_cmp(&d(b))
+            });
+            if let Some(n) = nearest {
+                let d2 = (f32::from(n.x) * sx - f32::from(m.x)).powi(2)
+                    + (f32::from(n.y) * sy - f32::from(m.y)).powi(2);
+                if d2 <= 36.0 {
+                    let units = m.direction.wrapping_sub(n.direction) as i8;
+                    diffs.push(f32::from(units).abs() * 360.0 / 256.0);
+                }
+            }
+        }
+    }
+    assert!(diffs.len() > 60, "only {} minutiae paired", diffs.len());
+    diffs.sort_by(f32::total_cmp);
+    let median = diffs[diffs.len() / 2];
+    let within_30 = diffs.iter().filter(|&&d| d <= 30.0).count() as f32 / diffs.len() as f32;
+    assert!(
+        median < 15.0,
+        "median direction difference {median} degrees"
+    );
+    assert!(
+        within_30 > 0.8,
+        "{within_30} of paired minutiae within 30 degrees"
+    );
+}

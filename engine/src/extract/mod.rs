@@ -137,7 +137,12 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
                 .round()
                 .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
             // Image angles turn clockwise on screen; template directions counter-clockwise.
-            direction: Minutia::direction_from_degrees(-c.angle.to_degrees()),
+            // The candidates point out of the ridge (ending) or into the stem (fork); the
+            // standards' convention is the opposite — a ridge ending points up its ridge, a
+            // bifurcation down the valley between its forks — hence the half turn. This is
+            // what commercial extractors write (the FVC2002 SecuGen templates agree within
+            // about 10 degrees; a test checks it), so their templates and ours compare.
+            direction: Minutia::direction_from_degrees(180.0 - c.angle.to_degrees()),
             kind: c.kind,
             quality: quality::minutia_quality(&field, c.x as f32, c.y as f32),
         })
