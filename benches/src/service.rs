@@ -283,138 +283,113 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     }
 }
 
+/// Answers counted by kind, with the latency of the OK ones.
+struct Tally {
+    hist: Mutex<Histogram<u64>>,
+    ok: AtomicU64,
+    shed: AtomicU64,
+    errors: AtomicU64,
+    correct: AtomicU64,
+}
+
+impl Tally {
+    fn new() -> anyhow::Result<Arc<Tally>> {
+        Ok(Arc::new(Tally {
+            hist: Mutex::new(Histogram::new(3)?),
+            ok: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            correct: AtomicU64::new(0),
+        }))
+    }
+
+    /// Sends one search of `mates.probes[i]` and counts its answer.
+    async fn search(&self, client: &mut DaktiloClient<Channel>, mates: &Mates, i: usize) {
+        let (subject, samples) = &mates.probes[i % mates.probes.len()];
+        let t = Instant::now();
+        match client.identify(identify_request(samples)).await {
+            Ok(r) => {
+                let us = (t.elapsed().as_micros() as u64).max(1);
+                let _ = self.hist.lock().await.record(us);
+                self.ok.fetch_add(1, Ordering::Relaxed);
+                if r.into_inner().candidates.first().map(|c| &c.subject_ref) == Some(subject) {
+                    self.correct.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(s) if s.code() == tonic::Code::ResourceExhausted => {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    async fn load(&self, offered_per_s: f64, elapsed: f64) -> Load {
+        let h = self.hist.lock().await;
+        let ok = self.ok.load(Ordering::Relaxed);
+        Load {
+            offered_per_s,
+            ok_per_s: ok as f64 / elapsed,
+            ok,
+            shed: self.shed.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            p50_ms: ms(&h, 0.5),
+            p99_ms: ms(&h, 0.99),
+        }
+    }
+}
+
 /// Closed loop: `clients` clients, each sending its next search when the last is answered.
+/// Also returns the share of OK answers whose first candidate is the mate.
 async fn closed_loop(
     url: &str,
     mates: &Arc<Mates>,
     clients: usize,
     seconds: f64,
 ) -> anyhow::Result<(Load, f64)> {
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
-    let (ok, shed, errors, correct) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-    );
+    let tally = Tally::new()?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
     for c in 0..clients {
         let mut client = connect(url).await?;
-        let (mates, hist, ok, shed, errors, correct) = (
-            mates.clone(),
-            hist.clone(),
-            ok.clone(),
-            shed.clone(),
-            errors.clone(),
-            correct.clone(),
-        );
+        let (mates, tally) = (mates.clone(), tally.clone());
         tasks.push(tokio::spawn(async move {
             let mut i = c;
             while Instant::now() < deadline {
-                let (subject, samples) = &mates.probes[i % mates.probes.len()];
+                tally.search(&mut client, &mates, i).await;
                 i += clients;
-                let t = Instant::now();
-                match client.identify(identify_request(samples)).await {
-                    Ok(r) => {
-                        let us = t.elapsed().as_micros() as u64;
-                        let _ = hist.lock().await.record(us.max(1));
-                        ok.fetch_add(1, Ordering::Relaxed);
-                        if r.into_inner().candidates.first().map(|c| &c.subject_ref)
-                            == Some(subject)
-                        {
-                            correct.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Err(s) if s.code() == tonic::Code::ResourceExhausted => {
-                        shed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
             }
         }));
     }
     for t in tasks {
         t.await?;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let h = hist.lock().await;
-    let ok = ok.load(Ordering::Relaxed);
-    Ok((
-        Load {
-            offered_per_s: 0.0,
-            ok_per_s: ok as f64 / elapsed,
-            ok,
-            shed: shed.load(Ordering::Relaxed),
-            errors: errors.load(Ordering::Relaxed),
-            p50_ms: ms(&h, 0.5),
-            p99_ms: ms(&h, 0.99),
-        },
-        correct.load(Ordering::Relaxed) as f64 / ok.max(1) as f64,
-    ))
+    let load = tally.load(0.0, started.elapsed().as_secs_f64()).await;
+    let rank1 = tally.correct.load(Ordering::Relaxed) as f64 / load.ok.max(1) as f64;
+    Ok((load, rank1))
 }
 
 /// Open loop: one search every `1 / rate` seconds, whatever the answers do.
 async fn open_loop(url: &str, mates: &Arc<Mates>, rate: f64, seconds: f64) -> anyhow::Result<Load> {
     let client = connect(url).await?;
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
-    let (ok, shed, errors) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-    );
+    let tally = Tally::new()?;
     let total = (rate * seconds).round() as usize;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..total {
         let at = started + Duration::from_secs_f64(i as f64 / rate);
         tokio::time::sleep_until(at.into()).await;
-        let mut client = client.clone();
-        let (mates, hist, ok, shed, errors) = (
-            mates.clone(),
-            hist.clone(),
-            ok.clone(),
-            shed.clone(),
-            errors.clone(),
-        );
+        let (mut client, mates, tally) = (client.clone(), mates.clone(), tally.clone());
         tasks.push(tokio::spawn(async move {
-            let (_, samples) = &mates.probes[i % mates.probes.len()];
-            let t = Instant::now();
-            match client.identify(identify_request(samples)).await {
-                Ok(_) => {
-                    let _ = hist
-                        .lock()
-                        .await
-                        .record((t.elapsed().as_micros() as u64).max(1));
-                    ok.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(s) if s.code() == tonic::Code::ResourceExhausted => {
-                    shed.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            tally.search(&mut client, &mates, i).await;
         }));
     }
     for t in tasks {
         t.await?;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let h = hist.lock().await;
-    let ok = ok.load(Ordering::Relaxed);
-    Ok(Load {
-        offered_per_s: rate,
-        ok_per_s: ok as f64 / elapsed,
-        ok,
-        shed: shed.load(Ordering::Relaxed),
-        errors: errors.load(Ordering::Relaxed),
-        p50_ms: ms(&h, 0.5),
-        p99_ms: ms(&h, 0.99),
-    })
+    Ok(tally.load(rate, started.elapsed().as_secs_f64()).await)
 }
 
 /// Runs the benchmark.

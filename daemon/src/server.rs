@@ -26,6 +26,15 @@ pub struct Bound {
     pub metrics: Option<SocketAddr>,
 }
 
+/// Sets the status of the service and of the server as a whole ("").
+async fn set_health(
+    health: &tonic_health::server::HealthReporter,
+    status: tonic_health::ServingStatus,
+) {
+    health.set_service_status(SERVICE_NAME, status).await;
+    health.set_service_status("", status).await;
+}
+
 /// Sets up logging to stderr: text or JSON lines, level from `RUST_LOG` (default info).
 pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
@@ -56,12 +65,7 @@ pub async fn serve(
     let metrics = Arc::new(Metrics::default());
     let service = Service::new(metrics.clone());
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::NotServing)
-        .await;
-    health
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
+    set_health(&health, tonic_health::ServingStatus::NotServing).await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -124,12 +128,7 @@ pub async fn serve(
             match core {
                 Ok(Ok(core)) => {
                     service.set_core(Arc::new(core));
-                    health
-                        .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::Serving)
-                        .await;
-                    health
-                        .set_service_status("", tonic_health::ServingStatus::Serving)
-                        .await;
+                    set_health(&health, tonic_health::ServingStatus::Serving).await;
                     tracing::info!(ms = started.elapsed().as_millis() as u64, "serving");
                     Ok(())
                 }
@@ -152,12 +151,7 @@ pub async fn serve(
                 _ = stop_rx => {}
             }
             tracing::info!("draining");
-            health
-                .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::NotServing)
-                .await;
-            health
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
+            set_health(&health, tonic_health::ServingStatus::NotServing).await;
         }
     };
     let server = builder

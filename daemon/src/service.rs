@@ -292,6 +292,37 @@ impl Core {
             .map_err(internal)
     }
 
+    /// The stored answer to an earlier request with this id: `None` if there was none, the
+    /// answer if this is a retry with the same content, ALREADY_EXISTS if the id was used
+    /// for something else.
+    fn answered<T: Message + Default>(
+        &self,
+        request_id: &str,
+        digest: u64,
+    ) -> Result<Option<T>, Status> {
+        let Some(done) = self.registry.request(request_id).map_err(unavailable)? else {
+            return Ok(None);
+        };
+        if done.digest != digest {
+            return Err(Status::already_exists(format!(
+                "request_id: {request_id:?} was already used for a different request"
+            )));
+        }
+        T::decode(done.response.as_slice())
+            .map(Some)
+            .map_err(internal)
+    }
+
+    /// The template an enrolled finger's id names, if the gallery still holds it.
+    fn enrolled_template(
+        snapshot: &daktilo_engine::gallery::Snapshot,
+        id: u64,
+    ) -> Option<template::Template> {
+        let entry = snapshot.get(id)?;
+        let record = NativeRecord::parse(entry.template).ok()?;
+        record.views().next().map(|v| v.to_template())
+    }
+
     /// Gallery templates of a subject, one per position (the newest encounter's first).
     fn subject_probe(&self, subject: &registry::SubjectRecord) -> Vec<ProbeFinger> {
         let snapshot = self.gallery.snapshot();
@@ -302,17 +333,11 @@ impl Core {
                 if f.position != 0 && !seen.insert(f.position) {
                     continue;
                 }
-                let Some(entry) = snapshot.get(f.template_id) else {
-                    continue;
-                };
-                let Ok(record) = NativeRecord::parse(entry.template) else {
-                    continue;
-                };
-                if let Some(view) = record.views().next() {
+                if let Some(template) = Self::enrolled_template(&snapshot, f.template_id) {
                     out.push(ProbeFinger {
                         finger: FingerPosition::from_code(f.position)
                             .unwrap_or(FingerPosition::Unknown),
-                        template: view.to_template(),
+                        template,
                     });
                 }
             }
@@ -412,12 +437,8 @@ impl Core {
 
         let _guard = self.commit.lock().unwrap_or_else(|p| p.into_inner());
         // A retry that raced this one may have finished meanwhile.
-        if let Some(done) = self
-            .registry
-            .request(&request.request_id)
-            .map_err(unavailable)?
-        {
-            return replay(&done, digest, &request.request_id);
+        if let Some(done) = self.answered(&request.request_id, digest)? {
+            return Ok(done);
         }
         let existing = self
             .registry
@@ -676,14 +697,8 @@ impl Core {
         let mut enrolled = Vec::new();
         for e in &subject.encounters {
             for f in &e.fingers {
-                let Some(entry) = snapshot.get(f.template_id) else {
-                    continue;
-                };
-                let Ok(record) = NativeRecord::parse(entry.template) else {
-                    continue;
-                };
-                if let Some(view) = record.views().next()
-                    && let Ok(p) = matching::prepare(&view.to_template())
+                if let Some(t) = Self::enrolled_template(&snapshot, f.template_id)
+                    && let Ok(p) = matching::prepare(&t)
                 {
                     enrolled.push((f.position, f.template_id, p));
                 }
@@ -733,12 +748,8 @@ impl Core {
         digest: u64,
     ) -> Result<proto::DeleteResponse, Status> {
         let _guard = self.commit.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(done) = self
-            .registry
-            .request(&request.request_id)
-            .map_err(unavailable)?
-        {
-            return replay(&done, digest, &request.request_id);
+        if let Some(done) = self.answered(&request.request_id, digest)? {
+            return Ok(done);
         }
         let subject = self
             .registry
@@ -815,16 +826,6 @@ fn finger_results(converted: &[FingerTemplate]) -> Vec<proto::FingerResult> {
             },
         })
         .collect()
-}
-
-/// The stored answer to a request id, if the retry carries the same content.
-fn replay<T: Message + Default>(done: &RequestRecord, digest: u64, id: &str) -> Result<T, Status> {
-    if done.digest != digest {
-        return Err(Status::already_exists(format!(
-            "request_id: {id:?} was already used for a different request"
-        )));
-    }
-    T::decode(done.response.as_slice()).map_err(internal)
 }
 
 /// Creates a directory readable by its owner only (and its parents).
@@ -907,12 +908,8 @@ impl Daktilo for Service {
             samples::check_samples(&request.samples, "samples")?;
             let core = self.core()?;
             let digest = digest(&request.encode_to_vec());
-            if let Some(done) = core
-                .registry
-                .request(&request.request_id)
-                .map_err(unavailable)?
-            {
-                return replay(&done, digest, &request.request_id);
+            if let Some(done) = core.answered(&request.request_id, digest)? {
+                return Ok(done);
             }
             core.run(move |c| c.enrol(&request, digest)).await
         })
