@@ -35,6 +35,8 @@ pub struct Config {
     pub shortlist: usize,
     /// Days the answer to a request id is kept for retries (pruned at start).
     pub request_retention_days: u32,
+    /// On shutdown, seconds that open connections get to finish before the server stops.
+    pub drain_seconds: u64,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// TLS; none: plain TCP (for loopback use only).
@@ -76,6 +78,7 @@ impl Default for Config {
             dedup_target_fpir: 0.001,
             shortlist: 200,
             request_retention_days: 30,
+            drain_seconds: 10,
             log_format: LogFormat::Text,
             tls: None,
         }

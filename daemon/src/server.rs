@@ -143,8 +143,11 @@ pub async fn serve(
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Set when draining starts: connections then get `drain_seconds` to finish.
+    let draining = Arc::new(tokio::sync::Notify::new());
     let drain = {
         let health = health.clone();
+        let draining = draining.clone();
         async move {
             tokio::select! {
                 _ = shutdown => {}
@@ -152,8 +155,10 @@ pub async fn serve(
             }
             tracing::info!("draining");
             set_health(&health, tonic_health::ServingStatus::NotServing).await;
+            draining.notify_one();
         }
     };
+    let drain_limit = Duration::from_secs(config.drain_seconds);
     let server = builder
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -170,6 +175,17 @@ pub async fn serve(
     let served = loop {
         tokio::select! {
             result = &mut server => break result,
+            _ = draining.notified() => {
+                // Calls in flight finish; a client that keeps its connection open past
+                // the limit does not hold the shutdown up.
+                match tokio::time::timeout(drain_limit, &mut server).await {
+                    Ok(result) => break result,
+                    Err(_) => {
+                        tracing::warn!(seconds = drain_limit.as_secs(), "connections still open after the drain limit; stopping");
+                        break Ok(());
+                    }
+                }
+            }
             joined = &mut loader, if stop_tx.is_some() => {
                 if let Ok(Err(e)) | Err(e) = joined.map_err(anyhow::Error::from) {
                     tracing::error!(error = %e, "stopping");

@@ -241,7 +241,10 @@ async fn enrol_identify_delete_and_restart() {
 
     // Restart (graceful): B is still there, A is still gone.
     drop(c);
-    assert!(d.stop().success());
+    // Stopped from a blocking thread, so that this runtime can close the client's
+    // connection when the server asks it to.
+    let stopped = tokio::task::spawn_blocking(move || d.stop()).await.unwrap();
+    assert!(stopped.success());
     let d = Daemon::start(&data, &[]);
     let mut c = connect(&d).await;
     let s = c
@@ -717,5 +720,23 @@ async fn concurrent_enrolments_with_deduplication_and_searches() {
         (3208, 3280, 3280)
     );
     drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_for_an_open_connection() {
+    let dir = scratch("e2e-drain");
+    std::fs::write(dir.join("daktilod.toml"), "drain_seconds = 1\n").unwrap();
+    let config = dir.join("daktilod.toml");
+    let d = Daemon::start(&dir.join("data"), &["--config", config.to_str().unwrap()]);
+    let mut c = connect(&d).await;
+    c.stats(proto::StatsRequest {}).await.unwrap();
+    // The client keeps its connection, and this runtime is blocked, so the connection
+    // cannot even answer the server's goodbye: the drain limit ends the wait.
+    let started = Instant::now();
+    assert!(d.stop().success());
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "stopping took {took:?}");
+    drop(c);
     let _ = std::fs::remove_dir_all(&dir);
 }
