@@ -282,3 +282,60 @@ fn directions_agree_with_a_commercial_extractor() {
         "{within_30} of paired minutiae within 30 degrees"
     );
 }
+
+#[test]
+fn our_templates_match_a_commercial_extractors() {
+    // Interoperability: our extraction of one impression against the commercial SDK's
+    // template of another impression of the same finger (its stretch to 300 x 400 undone),
+    // and against other fingers' — as in a gallery that mixes vendor templates and ours.
+    let mut genuine = Vec::new();
+    let mut impostor = Vec::new();
+    let load = |finger: u32, impression: u32| {
+        let name = format!("DB1_B/{finger}_{impression}");
+        let (image, iso) = (fvc(&format!("{name}.tif"))?, fvc(&format!("{name}.iso"))?);
+        let ours = extract_path(&image, None).template;
+        let mut theirs = daktilo_engine::template::decode(&std::fs::read(iso).unwrap())
+            .unwrap()
+            .templates
+            .remove(0);
+        let (sx, sy) = (
+            f32::from(ours.width) / f32::from(theirs.width),
+            f32::from(ours.height) / f32::from(theirs.height),
+        );
+        for m in &mut theirs.minutiae {
+            m.x = (f32::from(m.x) * sx).round() as u16;
+            m.y = (f32::from(m.y) * sy).round() as u16;
+        }
+        theirs.width = ours.width;
+        theirs.height = ours.height;
+        Some((
+            matching::prepare(&ours).unwrap(),
+            matching::prepare(&theirs).unwrap(),
+        ))
+    };
+    let mut prints = Vec::new();
+    for finger in 101..=110 {
+        let (Some(first), Some(second)) = (load(finger, 1), load(finger, 2)) else {
+            return;
+        };
+        prints.push((first, second));
+    }
+    for (i, ((_, theirs_first), _)) in prints.iter().enumerate() {
+        for (j, (_, (ours_second, _))) in prints.iter().enumerate() {
+            let s = matching::compare(ours_second, theirs_first);
+            if i == j {
+                genuine.push(s)
+            } else {
+                impostor.push(s)
+            }
+        }
+    }
+    genuine.sort_by(f32::total_cmp);
+    impostor.sort_by(f32::total_cmp);
+    let median = genuine[genuine.len() / 2];
+    let worst_impostor = impostor[impostor.len() - 1];
+    eprintln!("cross-extractor genuine scores {genuine:?}; highest impostor {worst_impostor}");
+    assert!(median >= threshold_for_fmr(1e-3), "median genuine {median}");
+    let matched = genuine.iter().filter(|&&s| s > worst_impostor).count();
+    assert!(matched >= 7, "{matched} of 10 genuine above every impostor");
+}
