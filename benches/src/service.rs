@@ -26,6 +26,7 @@ use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 use crate::synth;
+use daktilo_daemon::client::demo::{fvc2002_image, fvc2002_ppi};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -101,39 +102,27 @@ const POSITIONS: [FingerPosition; 10] = [
     FingerPosition::LeftLittle,
 ];
 
-const SETS: [(&str, u32); 4] = [
-    ("DB1_B", 500),
-    ("DB2_B", 569),
-    ("DB3_B", 500),
-    ("DB4_B", 500),
-];
-
-fn image(dataset: &Path, set: &str, finger: u32, impression: u32) -> PathBuf {
-    dataset
-        .join("fvc2002")
-        .join(set)
-        .join(format!("{finger}_{impression}.tif"))
-}
+const SETS: [&str; 4] = ["DB1_B", "DB2_B", "DB3_B", "DB4_B"];
 
 fn sample(
     dataset: &Path,
-    (set, ppi): (&str, u32),
+    set: &str,
     finger: u32,
     impression: u32,
     position: FingerPosition,
 ) -> anyhow::Result<proto::FingerSample> {
-    let path = image(dataset, set, finger, impression);
+    let path = fvc2002_image(dataset, set, finger, impression);
     Ok(proto::FingerSample {
         position: i32::from(position.code()),
         format: proto::SampleFormat::Tiff as i32,
         data: std::fs::read(&path).with_context(|| path.display().to_string())?,
-        ppi,
+        ppi: fvc2002_ppi(set).unwrap_or(0),
         ..Default::default()
     })
 }
 
 /// The 40 FVC fingers as (set, finger), in a fixed order.
-fn fvc_fingers() -> Vec<((&'static str, u32), u32)> {
+fn fvc_fingers() -> Vec<(&'static str, u32)> {
     SETS.iter()
         .flat_map(|&s| (101..=110).map(move |f| (s, f)))
         .collect()

@@ -229,18 +229,7 @@ impl Registry {
 
     /// Allocates a new internal subject key (never reused).
     pub fn allocate_key(&self) -> Result<u64, RegistryError> {
-        let tx = self.db.begin_write()?;
-        let key = {
-            let mut meta = tx.open_table(META)?;
-            let key = meta
-                .get("next_subject_key")?
-                .map(|v| v.value())
-                .unwrap_or(1);
-            meta.insert("next_subject_key", key + 1)?;
-            key
-        };
-        tx.commit()?;
-        Ok(key)
+        self.allocate_keys(1)
     }
 
     /// Commits an enrolled encounter (creating the subject when it is new) together with

@@ -22,11 +22,18 @@ fn subject_ref(set: &str, finger: u32) -> String {
     format!("fvc2002-{}-{finger}", &set[..3])
 }
 
-fn image(dataset: &Path, set: &str, finger: u32, impression: u32) -> PathBuf {
+/// The path of an FVC2002 image below the datasets folder.
+pub fn fvc2002_image(dataset: &Path, set: &str, finger: u32, impression: u32) -> PathBuf {
     dataset
         .join("fvc2002")
         .join(set)
         .join(format!("{finger}_{impression}.tif"))
+}
+
+/// The resolution of an FVC2002 set whose files do not declare it: DB2's sensor scans at
+/// 569 ppi (datasets README); the others' 500 ppi is the default.
+pub fn fvc2002_ppi(set: &str) -> Option<u32> {
+    set.starts_with("DB2").then_some(569)
 }
 
 fn sample(
@@ -35,9 +42,11 @@ fn sample(
     finger: u32,
     impression: u32,
 ) -> Result<proto::FingerSample, Failure> {
-    // FVC2002 DB2's sensor scans at 569 ppi and its files do not say so (datasets README).
-    let ppi = (set == "DB2_B").then_some(569);
-    read_sample(&image(dataset, set, finger, impression), POSITION, ppi)
+    read_sample(
+        &fvc2002_image(dataset, set, finger, impression),
+        POSITION,
+        fvc2002_ppi(set),
+    )
 }
 
 fn refused(s: tonic::Status) -> Failure {
@@ -57,7 +66,7 @@ pub struct DemoArgs {
 
 /// Runs the demo, printing as it goes.
 pub async fn run(args: DemoArgs) -> Result<(), Failure> {
-    let probe = image(&args.dataset, "DB1_B", 101, 1);
+    let probe = fvc2002_image(&args.dataset, "DB1_B", 101, 1);
     if !probe.is_file() {
         return Err(Failure::new(
             ExitCode::Io,
