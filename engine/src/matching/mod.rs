@@ -12,6 +12,7 @@
 //! The algorithm and its sources are described in `docs/matching.md`.
 
 pub mod calibration;
+mod consolidation;
 pub mod cylinder;
 mod geometry;
 pub mod params;
@@ -39,6 +40,10 @@ pub enum MatchError {
 #[derive(Debug, Clone)]
 pub struct PreparedTemplate {
     points: Vec<Point>,
+    /// The minutiae's x and y apart, padded with far-away points to a multiple of 8 (for
+    /// the global consolidation's vectorised distance pass).
+    xs: Vec<f32>,
+    ys: Vec<f32>,
     /// Cylinders of the minutiae that have a trustworthy one, with the minutia's index.
     cylinders: Vec<Cylinder>,
     cylinder_minutia: Vec<u8>,
@@ -116,8 +121,18 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         .take(255)
         .map(|m| m.direction)
         .collect();
+    let padded = n.div_ceil(8) * 8;
+    let far = |v: Vec<f32>| {
+        let mut v = v;
+        v.resize(padded, consolidation::FAR);
+        v
+    };
+    let xs = far(points.iter().map(|p| p.x).collect());
+    let ys = far(points.iter().map(|p| p.y).collect());
     Ok(PreparedTemplate {
         points,
+        xs,
+        ys,
         cylinders,
         cylinder_minutia,
         cylinder_direction,
@@ -169,6 +184,7 @@ struct Scratch {
     used_a: Vec<bool>,
     used_b: Vec<bool>,
     order: Vec<(f32, usize)>,
+    global: consolidation::Scratch,
 }
 
 thread_local! {
@@ -390,7 +406,15 @@ fn raw_similarity(
                 .map(|(_, &(_, r))| (s.chosen[r].0, s.chosen[r].1)),
         );
     }
-    let raw = total / np as f32;
+    // 5. Global check: how many minutiae mate, and how many lie in the common area, under
+    //    the rigid transform one of the best pairs implies. The local score is scaled by
+    //    that agreement, so pairs whose local matches do not add up to one placement of the
+    //    print lose, and pairs that share little area but mate all of it keep their score.
+    let anchors = s.order[..take.min(GLOBAL_ANCHORS)]
+        .iter()
+        .map(|&(_, r)| (s.chosen[r].0, s.chosen[r].1));
+    let agreement = consolidation::agreement(a, b, anchors, &mut s.global);
+    let raw = total / np as f32 * agreement.powf(GLOBAL_WEIGHT);
     if raw.is_finite() {
         raw.clamp(0.0, 1.0)
     } else {

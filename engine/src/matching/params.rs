@@ -58,3 +58,21 @@ pub const RHO_DISTANCE: (f32, f32) = (5.0, -8.0 / 5.0);
 pub const RHO_DIRECTION: (f32, f32) = (PI / 12.0, -30.0);
 /// ...for the radial angle difference (rad).
 pub const RHO_RADIAL: (f32, f32) = (PI / 12.0, -30.0);
+
+// Global consolidation (after LSS-R): mated minutiae under one rigid placement.
+
+/// How many of the score's best pairs are tried as the anchor of the placement.
+pub const GLOBAL_ANCHORS: usize = 5;
+/// Two minutiae mate when, once placed, they are this close (px)...
+pub const MATE_DISTANCE: f32 = 12.0;
+/// ...plus this share of their distance from the anchor (skin stretches)...
+pub const MATE_DISTANCE_PER_PX: f32 = 0.05;
+/// ...and their directions differ by at most this (1/256 turns; 20 ≈ 28°).
+pub const MATE_DIRECTION_UNITS: u8 = 20;
+/// A minutia lies in the common area when it is this close to a minutia of the other
+/// print once placed, px.
+pub const COMMON_AREA_REACH: f32 = 35.0;
+/// Fewest minutiae the common area is taken to hold (a tiny overlap proves little).
+pub const COMMON_AREA_FLOOR: f32 = 12.0;
+/// Exponent of the agreement (mated² / (common_a · common_b)) that scales the LSS-R score.
+pub const GLOBAL_WEIGHT: f32 = 0.4;
