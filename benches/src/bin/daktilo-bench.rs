@@ -37,6 +37,24 @@ enum Source {
     Image,
 }
 
+impl Source {
+    /// The file extension of a set's samples for this source.
+    fn extension(self) -> &'static str {
+        match self {
+            Source::Iso => "iso",
+            Source::Image => "tif",
+        }
+    }
+
+    /// The name on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            Source::Iso => "iso",
+            Source::Image => "image",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Impostors {
     /// First impression of each finger against the first of every other (FVC).
@@ -167,9 +185,13 @@ enum Command {
     /// Fit the score calibration on every cross-finger (impostor) pair of every set and
     /// print the knots for `engine/src/matching/calibration.rs`.
     Calibrate {
-        /// A folder of sets, as for `verify` (ISO templates).
+        /// A folder of sets, as for `verify`.
         #[arg(long)]
         dataset: PathBuf,
+        /// Fit on the ISO templates, or on Daktilo's own templates of the images (those the
+        /// daemon makes from scanner images; the shipped table).
+        #[arg(long, value_enum, default_value = "image")]
+        source: Source,
         /// Also write the raw impostor scores, one per line.
         #[arg(long)]
         raw: Option<PathBuf>,
@@ -381,7 +403,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         fingers,
         impostors,
     } = args;
-    let extension = if source == Source::Iso { "iso" } else { "tif" };
+    let extension = source.extension();
     let mut sets = fvc::discover(dataset, extension)
         .with_context(|| format!("reading {}", dataset.display()))?;
     if let Some((first, last)) = fingers {
@@ -543,11 +565,11 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn calibrate(dataset: &Path, raw_out: Option<&Path>) -> anyhow::Result<()> {
-    let sets = fvc::discover(dataset, "iso")?;
+fn calibrate(dataset: &Path, source: Source, raw_out: Option<&Path>) -> anyhow::Result<()> {
+    let sets = fvc::discover(dataset, source.extension())?;
     let mut raw = Vec::new();
     for set in &sets {
-        let (prepared, _) = load_set(set, Source::Iso, &[])?;
+        let (prepared, _) = load_set(set, source, &[])?;
         let pairs = fvc::all_impostors(set);
         raw.par_extend(
             pairs.par_iter().map(|&(a, b)| {
@@ -564,7 +586,8 @@ fn calibrate(dataset: &Path, raw_out: Option<&Path>) -> anyhow::Result<()> {
     }
     let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
     println!(
-        "// Fitted by `daktilo-bench calibrate` on {} impostor comparisons (every cross-finger pair) of {}.",
+        "// Fitted by `daktilo-bench calibrate --source {}` on {} impostor comparisons (every cross-finger pair) of {}.",
+        source.name(),
         raw.len(),
         names.join(", ")
     );
@@ -1121,7 +1144,11 @@ fn main() {
             fingers,
             impostors,
         }),
-        Command::Calibrate { dataset, raw } => calibrate(&dataset, raw.as_deref()),
+        Command::Calibrate {
+            dataset,
+            source,
+            raw,
+        } => calibrate(&dataset, source, raw.as_deref()),
         Command::Stage1 { dataset, fingers } => stage1(&dataset, fingers),
         Command::Service {
             subjects,

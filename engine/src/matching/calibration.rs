@@ -9,22 +9,22 @@ pub type Score = f32;
 /// (raw similarity, calibrated score) knots, increasing in both; linear in between and
 /// extrapolated linearly beyond the last knot. Scores up to 30 (FMR 1e-3) are measured;
 /// above, they extend the exponential impostor tail seen between FMR 1e-1 and 1e-3.
-// Fitted by `daktilo-bench calibrate` on 11520 impostor comparisons (every cross-finger pair) of DB1_B, DB2_B, DB3_B, DB4_B.
+// Fitted by `daktilo-bench calibrate --source image` on 11520 impostor comparisons (every cross-finger pair) of DB1_B, DB2_B, DB3_B, DB4_B.
 const KNOTS: &[(f32, f32)] = &[
     (0.000000, 0.00),
-    (0.005252, 2.50),
-    (0.006507, 5.00),
-    (0.007606, 7.50),
-    (0.008674, 10.00),
-    (0.009670, 12.50),
-    (0.010808, 15.00),
-    (0.012024, 17.50),
-    (0.013184, 20.00),
-    (0.014474, 22.50),
-    (0.015843, 25.00),
-    (0.017680, 27.50),
-    (0.019427, 30.00),
-    (1.000000, 1861.12),
+    (0.005099, 2.50),
+    (0.006100, 5.00),
+    (0.006962, 7.50),
+    (0.007798, 10.00),
+    (0.008702, 12.50),
+    (0.009617, 15.00),
+    (0.010665, 17.50),
+    (0.011649, 20.00),
+    (0.012881, 22.50),
+    (0.014347, 25.00),
+    (0.015465, 27.50),
+    (0.016895, 30.00),
+    (1.000000, 2173.58),
 ];
 
 /// Maps a raw similarity to a calibrated score.

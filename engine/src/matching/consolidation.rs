@@ -55,7 +55,7 @@ pub(super) fn agreement(
         let mated = mate(b, s);
         if mated > best_mated {
             best_mated = mated;
-            best = normalise(mated, b, s);
+            best = normalise(mated, s);
         }
     }
     best
@@ -135,7 +135,7 @@ fn mate(b: &PreparedTemplate, s: &mut Scratch) -> usize {
 }
 
 /// `m² / (n_a · n_b)` over the common area of the placement [`mate`] last looked at.
-fn normalise(mated: usize, _b: &PreparedTemplate, s: &Scratch) -> f32 {
+fn normalise(mated: usize, s: &Scratch) -> f32 {
     let common = |v: &[bool]| (v.iter().filter(|&&x| x).count() as f32).max(COMMON_AREA_FLOOR);
     let m = mated as f32;
     (m * m / (common(&s.near_a) * common(&s.near_b))).min(1.0)
