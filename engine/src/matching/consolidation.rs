@@ -140,3 +140,114 @@ fn normalise(mated: usize, s: &Scratch) -> f32 {
     let m = mated as f32;
     (m * m / (common(&s.near_a) * common(&s.near_b))).min(1.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::prepare;
+    use crate::template::{Minutia, MinutiaKind, Template};
+
+    /// A 6 x 6 grid of minutiae 40 px apart; neighbours' directions differ by 50° or more,
+    /// so no minutia can mate with its neighbour's image.
+    fn grid() -> Vec<(f32, f32, f32)> {
+        (0..6)
+            .flat_map(|i| (0..6).map(move |j| (i, j)))
+            .map(|(i, j)| {
+                let (x, y) = (60.0 + 40.0 * i as f32, 60.0 + 40.0 * j as f32);
+                (x, y, (50 * i + 110 * j) as f32)
+            })
+            .collect()
+    }
+
+    fn prepared(points: &[(f32, f32, f32)]) -> PreparedTemplate {
+        let mut t = Template::new(400, 400);
+        t.minutiae = points
+            .iter()
+            .map(|&(x, y, degrees)| Minutia {
+                x: x.round() as u16,
+                y: y.round() as u16,
+                direction: Minutia::direction_from_degrees(degrees),
+                kind: MinutiaKind::Ending,
+                quality: 60,
+            })
+            .collect();
+        prepare(&t).unwrap()
+    }
+
+    /// Turns points counter-clockwise on screen by `degrees` about (200, 200), then shifts.
+    fn moved(points: &[(f32, f32, f32)], degrees: f32, shift: (f32, f32)) -> Vec<(f32, f32, f32)> {
+        let (s, c) = degrees.to_radians().sin_cos();
+        points
+            .iter()
+            .map(|&(x, y, d)| {
+                let (dx, dy) = (x - 200.0, y - 200.0);
+                (
+                    200.0 + c * dx + s * dy + shift.0,
+                    200.0 - s * dx + c * dy + shift.1,
+                    d + degrees,
+                )
+            })
+            .collect()
+    }
+
+    fn agreement_at(a: &[(f32, f32, f32)], b: &[(f32, f32, f32)], anchor: u8) -> f32 {
+        let mut s = Scratch::default();
+        agreement(
+            &prepared(a),
+            &prepared(b),
+            std::iter::once((anchor, anchor)),
+            &mut s,
+        )
+    }
+
+    #[test]
+    fn a_rigidly_moved_copy_agrees_fully() {
+        let a = grid();
+        assert_eq!(agreement_at(&a, &a, 0), 1.0);
+        let b = moved(&a, 20.0, (35.0, -20.0));
+        assert_eq!(agreement_at(&a, &b, 7), 1.0);
+    }
+
+    #[test]
+    fn local_matches_that_do_not_add_up_to_one_placement_count_for_little() {
+        // Half of the minutiae moved 30 px (beyond the mating tolerance, within the common
+        // area's reach): 18 mates among 36 and 36 minutiae in the common area.
+        let a = grid();
+        let mut b = a.clone();
+        for p in b.iter_mut().skip(18) {
+            p.0 += 30.0;
+        }
+        let g = agreement_at(&a, &b, 0);
+        assert!((g - 0.25).abs() < 1e-6, "agreement {g}");
+    }
+
+    #[test]
+    fn a_small_overlap_that_mates_fully_is_not_punished_for_the_rest() {
+        // The candidate shows only a 4 x 4 corner of the probe's grid: 16 of 36 minutiae,
+        // and the probe's others are out of the common area's reach.
+        let a = grid();
+        let b: Vec<_> = a
+            .iter()
+            .copied()
+            .filter(|p| p.0 <= 180.0 && p.1 <= 180.0)
+            .collect();
+        assert_eq!(b.len(), 16);
+        assert_eq!(agreement_at(&a, &b, 0), 1.0);
+        // A few mates alone prove little: the common area counts at least 12 minutiae.
+        let g = agreement_at(&a, &b[..2], 0);
+        assert!((g - 4.0 / 144.0).abs() < 1e-6, "agreement {g}");
+    }
+
+    #[test]
+    fn another_print_does_not_agree() {
+        // Other directions everywhere: the placement the anchor implies turns the grid by
+        // 45° about it; besides the anchor, only chance coincidences mate (3 of 23 here).
+        let a = grid();
+        let b: Vec<_> = a
+            .iter()
+            .map(|&(x, y, d)| (x, y, (d * 7.0 + 45.0) % 360.0))
+            .collect();
+        let g = agreement_at(&a, &b, 0);
+        assert!(g < 0.05, "agreement {g}");
+    }
+}
