@@ -110,19 +110,27 @@ fn mate(b: &PreparedTemplate, s: &mut Scratch) -> usize {
             *d2 = ex * ex + ey * ey;
         }
         let mut nearest: Option<(f32, usize)> = None;
-        for (j, &d2) in s.d2[..b.points.len()].iter().enumerate() {
-            if d2 > reach {
-                continue;
+        // Which candidate minutiae are within reach, 64 at a time as bit masks (another
+        // pass the compiler vectorises); only those few are looked at one by one.
+        for (chunk, d2s) in s.d2.chunks(64).enumerate() {
+            let mut within = 0u64;
+            for (k, &d2) in d2s.iter().enumerate() {
+                within |= u64::from(d2 <= reach) << k;
             }
-            s.near_a[i] = true;
-            s.near_b[j] = true;
-            if d2 <= tolerance
-                && !s.used_b[j]
-                && (b.directions[j].wrapping_sub(direction) as i8).unsigned_abs()
-                    <= MATE_DIRECTION_UNITS
-                && nearest.is_none_or(|(best, _)| d2 < best)
-            {
-                nearest = Some((d2, j));
+            while within != 0 {
+                let j = chunk * 64 + within.trailing_zeros() as usize;
+                within &= within - 1;
+                let d2 = s.d2[j];
+                s.near_a[i] = true;
+                s.near_b[j] = true;
+                if d2 <= tolerance
+                    && !s.used_b[j]
+                    && (b.directions[j].wrapping_sub(direction) as i8).unsigned_abs()
+                        <= MATE_DIRECTION_UNITS
+                    && nearest.is_none_or(|(best, _)| d2 < best)
+                {
+                    nearest = Some((d2, j));
+                }
             }
         }
         if let Some((_, j)) = nearest {
