@@ -73,6 +73,17 @@ impl PreparedTemplate {
     pub fn cylinder_codes(&self) -> &[Cylinder] {
         &self.cylinders
     }
+
+    /// Each usable cylinder's minutia: position (px at 500 ppi, y up) and binary direction.
+    pub fn cylinder_minutiae(&self) -> impl Iterator<Item = (f32, f32, u8)> + '_ {
+        self.cylinder_minutia
+            .iter()
+            .zip(&self.cylinder_direction)
+            .map(|(&i, &d)| {
+                let p = &self.points[usize::from(i)];
+                (p.x, p.y, d)
+            })
+    }
 }
 
 /// Prepares a template (one view) for matching.

@@ -163,6 +163,7 @@ fn scan_into(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
 /// time; integer counts make every version's results identical.
 #[allow(unsafe_code)]
 #[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
     "x86_64+avx512f+avx512bw+avx512vl+popcnt",
     "x86_64+avx2+popcnt",
     "x86_64+popcnt",
@@ -182,6 +183,7 @@ pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<
 /// [`scan_block`].
 #[allow(unsafe_code)]
 #[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
     "x86_64+avx512f+avx512bw+avx512vl+popcnt",
     "x86_64+avx2+popcnt",
     "x86_64+popcnt",
