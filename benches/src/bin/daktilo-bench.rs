@@ -149,6 +149,11 @@ enum Command {
         /// Stage-1 shortlist per probe finger.
         #[arg(long, default_value_t = 200)]
         shortlist: usize,
+        /// The fingers enrolled (impression 1) and searched with their other impressions;
+        /// the others make the non-mated searches. 106-110 gives a run on the fingers that
+        /// development did not look at (build its gallery in its own folder).
+        #[arg(long, value_parser = parse_fingers, default_value = "101-105")]
+        enrol_fingers: (u32, u32),
         /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
@@ -827,6 +832,7 @@ struct IdentifyArgs<'a> {
     gallery: Option<&'a Path>,
     exhaustive_probes: usize,
     shortlist: usize,
+    enrol_fingers: (u32, u32),
     json: bool,
 }
 
@@ -872,8 +878,10 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     if sets.is_empty() {
         bail!("{}: no FVC-style sets found", args.dataset.display());
     }
-    // Fingers 101-105 of every set are enrolled (impression 1) and searched with their
-    // other impressions; fingers 106-110 are searched without being enrolled.
+    // The chosen fingers of every set (101-105 unless told) are enrolled (impression 1)
+    // and searched with their other impressions; the others are searched without being
+    // enrolled.
+    let (first, last) = args.enrol_fingers;
     let mut enrolled = Vec::new();
     let mut mated = Vec::new();
     let mut nonmated = Vec::new();
@@ -881,7 +889,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         let templates = load_templates(set, args.source, &[])?;
         for (sample, t) in set.samples.iter().zip(templates) {
             let subject = 1_000_000_000 + si as u64 * 1000 + u64::from(sample.finger);
-            if sample.finger <= 105 {
+            if (first..=last).contains(&sample.finger) {
                 if sample.impression == 1 {
                     enrolled.push((subject, t));
                 } else {
@@ -1180,6 +1188,7 @@ fn main() {
             gallery,
             exhaustive_probes,
             shortlist,
+            enrol_fingers,
             json,
         } => identify(IdentifyArgs {
             gallery_size,
@@ -1188,6 +1197,7 @@ fn main() {
             gallery: gallery.as_deref(),
             exhaustive_probes,
             shortlist,
+            enrol_fingers,
             json,
         }),
     };

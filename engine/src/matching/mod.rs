@@ -5,7 +5,9 @@
 //! radial angles between minutiae are tabulated. Two prepared templates are then compared
 //! ([`compare`]) from any thread without allocating: every pair of cylinders is scored
 //! (AND, XOR, popcount), the best one-to-one pairs are kept, and a relaxation rewards pairs
-//! whose geometry agrees with the others' (local similarity sort with relaxation, LSS-R).
+//! whose geometry agrees with the others' (local similarity sort with relaxation, LSS-R);
+//! then the best pairs anchor rigid placements of one print on the other, and the share of
+//! minutiae that mate under the best one scales the score (`consolidation.rs`).
 //! The raw result in `[0, 1]` is mapped to a calibrated score, about −10·log10(FMR)
 //! (see [`calibration`]).
 //!

@@ -160,7 +160,8 @@ fn scan_into(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
 }
 
 /// Stage-1 scores of a block of contiguous features, written into `out`. Dispatched at run
-/// time; integer counts make every version's results identical.
+/// time; integer bit counts and IEEE-rounded f32 arithmetic in a fixed order make every
+/// version's results identical.
 #[allow(unsafe_code)]
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
