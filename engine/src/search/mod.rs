@@ -148,14 +148,17 @@ fn keep_best(hits: &mut Vec<Hit>, k: usize) {
     }
 }
 
+/// Scores the features `wanted` marks (all when it is empty); the others get 0.
 #[inline(always)]
-fn scan_into(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
+fn scan_into(probe: &ProbeFeature, features: &[u8], wanted: &[bool], out: &mut Vec<f32>) {
     // An index loop, not an iterator chain: see `feature::score`.
     let n = features.len() / FEATURE_BYTES;
     out.clear();
     out.resize(n, 0.0);
     for i in 0..n {
-        out[i] = feature::score(probe, &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES]);
+        if wanted.is_empty() || wanted[i] {
+            out[i] = feature::score(probe, &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES]);
+        }
     }
 }
 
@@ -171,13 +174,29 @@ fn scan_into(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
     "aarch64+neon"
 ))]
 pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
-    scan_into(probe, features, out)
+    scan_into(probe, features, &[], out)
+}
+
+/// [`scan_block`] for the entries `wanted` marks only (one flag per feature): the others,
+/// of another finger position, another subject or deleted, are not scored (0). The
+/// scan costs hundreds of code comparisons per entry, so a ten-finger gallery searched
+/// with a probe of known position is scanned about ten times faster this way.
+#[allow(unsafe_code)]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
+    "x86_64+avx512f+avx512bw+avx512vl+popcnt",
+    "x86_64+avx2+popcnt",
+    "x86_64+popcnt",
+    "aarch64+neon"
+))]
+fn scan_block_where(probe: &ProbeFeature, features: &[u8], wanted: &[bool], out: &mut Vec<f32>) {
+    scan_into(probe, features, wanted, out)
 }
 
 /// The same scan without dispatch (the baseline build), for checking that dispatch
 /// changes nothing.
 pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
-    scan_into(probe, features, out)
+    scan_into(probe, features, &[], out)
 }
 
 /// Stage-1 scores of separately stored features (the memtable's), dispatched like
@@ -217,27 +236,33 @@ fn segment_hits(
         .collect();
     blocks
         .par_iter()
-        .map_init(Vec::new, |scores, &(si, start)| {
-            let s = &snapshot.segments[si];
-            let end = (start + BLOCK).min(s.len());
-            scan_block(
-                probe,
-                &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
-                scores,
-            );
-            let mut local: Vec<Hit> = scores
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| wanted(s, start + i))
-                .map(|(i, &score)| Hit {
-                    score,
-                    segment: si,
-                    index: start + i,
-                })
-                .collect();
-            keep_best(&mut local, shortlist);
-            local
-        })
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(scores, mask), &(si, start)| {
+                let s = &snapshot.segments[si];
+                let end = (start + BLOCK).min(s.len());
+                mask.clear();
+                mask.extend((start..end).map(|i| wanted(s, i)));
+                scan_block_where(
+                    probe,
+                    &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
+                    mask,
+                    scores,
+                );
+                let mut local: Vec<Hit> = scores
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| mask[i])
+                    .map(|(i, &score)| Hit {
+                        score,
+                        segment: si,
+                        index: start + i,
+                    })
+                    .collect();
+                keep_best(&mut local, shortlist);
+                local
+            },
+        )
         .reduce(Vec::new, |mut a, b| {
             a.extend(b);
             keep_best(&mut a, shortlist);
@@ -324,15 +349,19 @@ pub fn search(
                 .par_chunks(BLOCK)
                 .enumerate()
                 .flat_map_iter(|(c, chunk)| {
-                    let features: Vec<&[u8]> = chunk.iter().map(|e| e.feature.as_slice()).collect();
-                    let mut scores = Vec::with_capacity(chunk.len());
-                    scan_separate(&pfeat, &features, &mut scores);
-                    chunk
+                    // Only the entries wanted are scored (see `scan_block_where`).
+                    let (indices, features): (Vec<usize>, Vec<&[u8]>) = chunk
                         .iter()
-                        .zip(scores)
                         .enumerate()
-                        .filter(|(_, (e, _))| wanted(e.finger, e.subject, e.id))
-                        .map(move |(i, (_, score))| Hit {
+                        .filter(|(_, e)| wanted(e.finger, e.subject, e.id))
+                        .map(|(i, e)| (i, e.feature.as_slice()))
+                        .unzip();
+                    let mut scores = Vec::with_capacity(features.len());
+                    scan_separate(&pfeat, &features, &mut scores);
+                    indices
+                        .into_iter()
+                        .zip(scores)
+                        .map(move |(i, score)| Hit {
                             score,
                             segment: usize::MAX,
                             index: c * BLOCK + i,
