@@ -163,24 +163,17 @@ fn scan_into(probe: &ProbeFeature, features: &[u8], wanted: &[bool], out: &mut V
 }
 
 /// Stage-1 scores of a block of contiguous features, written into `out`. Dispatched at run
-/// time; integer bit counts and IEEE-rounded f32 arithmetic in a fixed order make every
-/// version's results identical.
-#[allow(unsafe_code)]
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
-    "x86_64+avx512f+avx512bw+avx512vl+popcnt",
-    "x86_64+avx2+popcnt",
-    "x86_64+popcnt",
-    "aarch64+neon"
-))]
+/// time (through the private `scan_block_where`); integer bit counts and IEEE-rounded f32 arithmetic in a
+/// fixed order make every version's results identical.
 pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
-    scan_into(probe, features, &[], out)
+    scan_block_where(probe, features, &[], out)
 }
 
-/// [`scan_block`] for the entries `wanted` marks only (one flag per feature): the others,
-/// of another finger position, another subject or deleted, are not scored (0). The
-/// scan costs hundreds of code comparisons per entry, so a ten-finger gallery searched
-/// with a probe of known position is scanned about ten times faster this way.
+/// [`scan_block`] for the entries `wanted` marks only (one flag per feature; empty: all):
+/// the others, of another finger position, another subject or deleted, are not scored (0).
+/// The scan costs hundreds of code comparisons per entry, so a ten-finger gallery searched
+/// with a probe of known position is scanned about ten times faster this way. Compiled for
+/// several instruction sets and dispatched at run time.
 #[allow(unsafe_code)]
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
@@ -200,7 +193,7 @@ pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<
 }
 
 /// Stage-1 scores of separately stored features (the memtable's), dispatched like
-/// [`scan_block`].
+/// [`scan_block_where`].
 #[allow(unsafe_code)]
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
