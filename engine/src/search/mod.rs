@@ -163,27 +163,10 @@ fn scan_into(probe: &ProbeFeature, features: &[u8], wanted: &[bool], out: &mut V
 }
 
 /// Stage-1 scores of a block of contiguous features, written into `out`. Dispatched at run
-/// time (through the private `scan_block_where`); integer bit counts and IEEE-rounded f32 arithmetic in a
-/// fixed order make every version's results identical.
+/// time (through the private `scan_block_where`); integer bit counts and IEEE-rounded f32
+/// arithmetic in a fixed order make every version's results identical.
 pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
     scan_block_where(probe, features, &[], out)
-}
-
-/// [`scan_block`] for the entries `wanted` marks only (one flag per feature; empty: all):
-/// the others, of another finger position, another subject or deleted, are not scored (0).
-/// The scan costs hundreds of code comparisons per entry, so a ten-finger gallery searched
-/// with a probe of known position is scanned about ten times faster this way. Compiled for
-/// several instruction sets and dispatched at run time.
-#[allow(unsafe_code)]
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
-    "x86_64+avx512f+avx512bw+avx512vl+popcnt",
-    "x86_64+avx2+popcnt",
-    "x86_64+popcnt",
-    "aarch64+neon"
-))]
-fn scan_block_where(probe: &ProbeFeature, features: &[u8], wanted: &[bool], out: &mut Vec<f32>) {
-    scan_into(probe, features, wanted, out)
 }
 
 /// The same scan without dispatch (the baseline build), for checking that dispatch
@@ -192,21 +175,44 @@ pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<
     scan_into(probe, features, &[], out)
 }
 
-/// Stage-1 scores of separately stored features (the memtable's), dispatched like
-/// [`scan_block_where`].
-#[allow(unsafe_code)]
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
-    "x86_64+avx512f+avx512bw+avx512vl+popcnt",
-    "x86_64+avx2+popcnt",
-    "x86_64+popcnt",
-    "aarch64+neon"
-))]
-fn scan_separate(probe: &ProbeFeature, features: &[&[u8]], out: &mut Vec<f32>) {
-    out.clear();
-    out.resize(features.len(), 0.0);
-    for i in 0..features.len() {
-        out[i] = feature::score(probe, features[i]);
+/// Compiles each function it wraps for the instruction sets the scans use, dispatched at
+/// run time on the CPU found: one list of targets for every scan.
+macro_rules! dispatched {
+    ($($item:item)*) => {$(
+        #[allow(unsafe_code)]
+        #[multiversion::multiversion(targets(
+            "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+popcnt",
+            "x86_64+avx512f+avx512bw+avx512vl+popcnt",
+            "x86_64+avx2+popcnt",
+            "x86_64+popcnt",
+            "aarch64+neon"
+        ))]
+        $item
+    )*};
+}
+
+dispatched! {
+    /// [`scan_block`] for the entries `wanted` marks only (one flag per feature; empty:
+    /// all): the others, of another finger position, another subject or deleted, are not
+    /// scored (0). The scan costs hundreds of code comparisons per entry, so a ten-finger
+    /// gallery searched with a probe of known position is scanned about ten times faster
+    /// this way.
+    fn scan_block_where(
+        probe: &ProbeFeature,
+        features: &[u8],
+        wanted: &[bool],
+        out: &mut Vec<f32>,
+    ) {
+        scan_into(probe, features, wanted, out)
+    }
+
+    /// Stage-1 scores of separately stored features (the memtable's).
+    fn scan_separate(probe: &ProbeFeature, features: &[&[u8]], out: &mut Vec<f32>) {
+        out.clear();
+        out.resize(features.len(), 0.0);
+        for i in 0..features.len() {
+            out[i] = feature::score(probe, features[i]);
+        }
     }
 }
 
