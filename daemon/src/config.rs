@@ -33,6 +33,9 @@ pub struct Config {
     pub dedup_target_fpir: f64,
     /// Templates per probe finger that stage 1 of a search passes to the matcher.
     pub shortlist: usize,
+    /// Templates per probe finger that the scan passes to the geometric re-ranking, which
+    /// keeps `shortlist` of them (at most `shortlist`: no re-ranking).
+    pub rerank: usize,
     /// Days the answer to a request id is kept for retries (pruned at start).
     pub request_retention_days: u32,
     /// On shutdown, seconds that open connections get to finish before the server stops.
@@ -77,6 +80,7 @@ impl Default for Config {
             max_message_bytes: 16 << 20,
             dedup_target_fpir: 0.001,
             shortlist: 200,
+            rerank: 4000,
             request_retention_days: 30,
             drain_seconds: 10,
             log_format: LogFormat::Text,
@@ -185,6 +189,9 @@ impl Config {
                 "shortlist",
                 "between 1 and 100000".into(),
             ));
+        }
+        if self.rerank > 1_000_000 {
+            return Err(ConfigError::Invalid("rerank", "at most 1000000".into()));
         }
         if self.request_retention_days == 0 {
             return Err(ConfigError::Invalid(

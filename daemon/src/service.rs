@@ -490,6 +490,7 @@ impl Core {
                 max_results: 10,
                 threshold: Some(threshold),
                 shortlist: self.config.shortlist,
+                rerank: self.config.rerank,
                 ..SearchOptions::default()
             };
             if let Some(s) = &existing {
@@ -577,6 +578,7 @@ impl Core {
                 n => n as usize,
             },
             shortlist: self.config.shortlist,
+            rerank: self.config.rerank,
             ..SearchOptions::default()
         };
         if !request.threshold.is_finite() || request.threshold < 0.0 {

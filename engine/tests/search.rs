@@ -201,6 +201,78 @@ fn stage_one_scores_are_identical_with_and_without_runtime_dispatch() {
 }
 
 #[test]
+fn geometric_rescoring_is_identical_with_and_without_runtime_dispatch() {
+    let Some(prints) = fvc_db1() else { return };
+    let features: Vec<_> = prints.iter().map(|p| feature::feature(&p.2)).collect();
+    for f in features.iter().step_by(5) {
+        let p = feature::ProbeFeature::new(f);
+        for g in &features {
+            assert_eq!(
+                search::rescore(&p, g).to_bits(),
+                feature::consistent_score(&p, g).to_bits()
+            );
+        }
+    }
+}
+
+/// The template turned by `degrees` (counter-clockwise as seen) about (150, 200) and moved
+/// by (dx, dy), as a print placed differently on the scanner.
+fn turned(t: &Template, degrees: f32, dx: f32, dy: f32) -> Template {
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let mut out = t.clone();
+    out.width += 400;
+    out.height += 400;
+    for m in &mut out.minutiae {
+        let (x, y) = (f32::from(m.x) - 150.0, f32::from(m.y) - 200.0);
+        // Image rows run down: a counter-clockwise turn as seen.
+        m.x = (150.0 + dx + cos * x + sin * y).round() as u16;
+        m.y = (200.0 + dy - sin * x + cos * y).round() as u16;
+        m.direction = m
+            .direction
+            .wrapping_add((degrees / 360.0 * 256.0).round() as u8);
+    }
+    out
+}
+
+#[test]
+fn geometric_rescoring_keeps_mates_and_drops_impostors() {
+    let Some(prints) = fvc_db1() else { return };
+    let features: Vec<_> = prints.iter().map(|p| feature::feature(&p.2)).collect();
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for (a, pa) in prints.iter().enumerate() {
+        let probe = feature::ProbeFeature::new(&features[a]);
+        for (b, pb) in prints.iter().enumerate() {
+            if a == b {
+                continue;
+            }
+            let plain = feature::score(&probe, &features[b]);
+            let geometric = feature::consistent_score(&probe, &features[b]);
+            // Geometry only ever takes pairs away.
+            assert!(geometric <= plain, "{geometric} > {plain}");
+            if pa.0 == pb.0 {
+                genuine.push(geometric / plain.max(1e-6));
+            } else {
+                impostor.push(geometric / plain.max(1e-6));
+            }
+        }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let (g, i) = (mean(&genuine), mean(&impostor));
+    eprintln!("kept share of the scan score: genuine {g:.3}, impostor {i:.3}");
+    assert!(g > 0.75, "{g}");
+    assert!(i < g - 0.2, "{i} vs {g}");
+    // A print placed elsewhere and turned keeps its score (positions are relative).
+    for (_, _, t) in prints.iter().step_by(9) {
+        let probe = feature::ProbeFeature::new(&feature::feature(t));
+        let itself = feature::consistent_score(&probe, &feature::feature(t));
+        let moved =
+            feature::consistent_score(&probe, &feature::feature(&turned(t, 30.0, 120.0, 60.0)));
+        assert!(itself > 0.5, "{itself}");
+        assert!(moved > 0.8 * itself, "{moved} vs {itself}");
+    }
+}
+
+#[test]
 fn templates_of_one_subject_make_one_candidate_with_its_best_score() {
     let Some(prints) = fvc_db1() else { return };
     let dir = scratch("dup");

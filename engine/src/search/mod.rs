@@ -48,6 +48,10 @@ pub struct SearchOptions {
     pub fingers: Option<Vec<FingerPosition>>,
     /// Templates per probe finger that stage 1 passes to stage 2.
     pub shortlist: usize,
+    /// Templates per probe finger that the scan passes to the geometric re-ranking
+    /// ([`feature::consistent_score`]), which keeps `shortlist` of them for stage 2; at
+    /// most `shortlist`: no re-ranking.
+    pub rerank: usize,
     /// Skip stage 1: compare every template with the matcher (slow; for measuring what
     /// stage 1 costs in accuracy).
     pub exhaustive: bool,
@@ -63,6 +67,7 @@ impl Default for SearchOptions {
             exclude: HashSet::new(),
             fingers: None,
             shortlist: 200,
+            rerank: 4000,
             exhaustive: false,
         }
     }
@@ -206,6 +211,12 @@ dispatched! {
         scan_into(probe, features, wanted, out)
     }
 
+    /// [`feature::consistent_score`] of a shortlisted feature (the geometric re-ranking),
+    /// dispatched at run time like the scan; identical results on every build.
+    pub fn rescore(probe: &ProbeFeature, feature: &[u8]) -> f32 {
+        feature::consistent_score(probe, feature)
+    }
+
     /// Stage-1 scores of separately stored features (the memtable's).
     fn scan_separate(probe: &ProbeFeature, features: &[&[u8]], out: &mut Vec<f32>) {
         out.clear();
@@ -342,7 +353,8 @@ pub fn search(
         } else {
             let pfeat = ProbeFeature::new(&feature::feature_of(&prepared));
             let in_segment = |s: &Segment, i: usize| wanted(s.finger(i), s.subject(i), s.id(i));
-            let mut hits = segment_hits(snapshot, &pfeat, options.shortlist, &in_segment);
+            let scan_keep = options.rerank.max(options.shortlist);
+            let mut hits = segment_hits(snapshot, &pfeat, scan_keep, &in_segment);
             // The memtable (up to a flush's worth of entries) in parallel too.
             let mem_hits: Vec<Hit> = mem
                 .par_chunks(BLOCK)
@@ -369,7 +381,19 @@ pub fn search(
                 })
                 .collect();
             hits.extend(mem_hits);
-            keep_best(&mut hits, options.shortlist);
+            keep_best(&mut hits, scan_keep);
+            if scan_keep > options.shortlist {
+                // The geometric re-ranking of the scan's best.
+                hits.par_iter_mut().for_each(|h| {
+                    let bytes = if h.segment == usize::MAX {
+                        mem[h.index].feature.as_slice()
+                    } else {
+                        snapshot.segments[h.segment].feature(h.index)
+                    };
+                    h.score = rescore(&pfeat, bytes);
+                });
+                keep_best(&mut hits, options.shortlist);
+            }
             hits
         };
         // Stage 2: the matcher on the shortlist.
