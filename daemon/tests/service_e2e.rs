@@ -740,3 +740,67 @@ async fn shutdown_does_not_wait_forever_for_an_open_connection() {
     drop(c);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
+    use daktilo_engine::gallery::Gallery;
+    let Some(root) = dataset("fvc2002", "the feature rebuild test") else {
+        return;
+    };
+    let dir = scratch("e2e-rebuild");
+    let data = dir.join("data");
+    use proto::FingerPosition as P;
+    {
+        let d = Daemon::start(&data, &[]);
+        let mut c = connect(&d).await;
+        let a = enrol_request(
+            "req-a",
+            "subject-A",
+            vec![file_sample(
+                &fvc(&root, "DB1_B", "101_1.tif"),
+                P::RightIndex,
+            )],
+        );
+        c.enrol(a).await.unwrap();
+        assert!(d.stop().success());
+    }
+    // What an older release left: 992-byte features (version 2's length).
+    let gallery = data.join("gallery");
+    Gallery::rebuild_features(&gallery, 992, &|_| vec![0; 992], &|_, _| {}).unwrap();
+    let daktilod = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_daktilod"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Refused, saying why, rather than searched wrongly.
+    let refused = daktilod(&[]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("features are 992 bytes"), "{said}");
+    // Rebuilt from the stored templates; a second run has nothing to do.
+    let rebuilt = daktilod(&["--rebuild-features"]);
+    let out = String::from_utf8_lossy(&rebuilt.stdout);
+    assert!(rebuilt.status.success(), "{out}");
+    assert!(out.contains("rebuilt the features of 1 templates"), "{out}");
+    let again = daktilod(&["--rebuild-features"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("features are current"));
+    // And searched right again.
+    let d = Daemon::start(&data, &[]);
+    let mut c = connect(&d).await;
+    let found = identify(
+        &mut c,
+        file_sample(&fvc(&root, "DB1_B", "101_4.tif"), P::RightIndex),
+    )
+    .await;
+    assert_eq!(
+        found.first().map(String::as_str),
+        Some("subject-A"),
+        "{found:?}"
+    );
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}

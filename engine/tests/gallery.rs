@@ -506,3 +506,68 @@ fn a_device_in_place_of_the_log_is_refused_not_read_forever() {
     assert_eq!(Gallery::open(&dir, options(1000)).unwrap().len(), 5);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rebuilding_features_rewrites_every_live_entry_and_drops_deleted_ones() {
+    let dir = scratch("rebuild");
+    let ids = {
+        let g = Gallery::open(&dir, options(4)).unwrap();
+        // Segments (flushed every 4 entries) and a log tail, one entry deleted.
+        let ids = g.append((0..10).map(entry).collect()).unwrap();
+        g.delete(&[ids[3]]).unwrap();
+        ids
+    };
+    // The new "feature": the template's length and first byte, in 12 bytes.
+    let rebuild = |template: &[u8]| {
+        let mut f = vec![template.len() as u8; 12];
+        f[1] = template[0];
+        f
+    };
+    let heard = std::sync::Mutex::new(Vec::new());
+    let n = Gallery::rebuild_features(&dir, 12, &rebuild, &|done, total| {
+        heard.lock().unwrap().push((done, total))
+    })
+    .unwrap();
+    assert_eq!(n, 9);
+    assert_eq!(heard.into_inner().unwrap().last(), Some(&(9, 9)));
+    assert_eq!(Gallery::recorded_feature_len(&dir).unwrap(), Some(12));
+    // The old length is refused now, the new one opens with every live entry.
+    assert!(Gallery::open(&dir, options(4)).is_err());
+    let g = Gallery::open(
+        &dir,
+        GalleryOptions {
+            feature_len: 12,
+            ..options(4)
+        },
+    )
+    .unwrap();
+    assert_eq!(g.len(), 9);
+    let mut seen = Vec::new();
+    g.snapshot().for_each(|e| {
+        assert_eq!(e.feature, rebuild(e.template).as_slice());
+        seen.push(e.id);
+    });
+    seen.sort();
+    let expected: Vec<u64> = ids.iter().copied().filter(|&id| id != ids[3]).collect();
+    assert_eq!(seen, expected);
+    // New appends get fresh ids and the new length.
+    let more = g
+        .append(vec![NewEntry {
+            feature: vec![7; 12],
+            ..entry(20)
+        }])
+        .unwrap();
+    assert!(more[0] > *ids.last().unwrap());
+    drop(g);
+    // Already at that length: nothing to do.
+    assert_eq!(
+        Gallery::rebuild_features(&dir, 12, &rebuild, &|_, _| {}).unwrap(),
+        0
+    );
+    // Not a gallery: refused.
+    let empty = scratch("rebuild-none");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(Gallery::rebuild_features(&empty, 12, &rebuild, &|_, _| {}).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&empty);
+}

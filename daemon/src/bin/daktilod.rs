@@ -35,6 +35,11 @@ struct Args {
     /// Print the settings in effect (TOML) and exit.
     #[arg(long)]
     print_config: bool,
+    /// Rebuild the gallery's search features for this release (after an upgrade that
+    /// changed them: daktilod then refuses the old gallery) from the stored templates, and
+    /// exit. Stop the running daktilod first.
+    #[arg(long)]
+    rebuild_features: bool,
 }
 
 fn settings(args: &Args) -> anyhow::Result<Config> {
@@ -58,6 +63,60 @@ fn settings(args: &Args) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// `--rebuild-features`: the exit code.
+fn rebuild_features(config: &Config) -> i32 {
+    use daktilo_engine::gallery::Gallery;
+    use daktilo_engine::search::{self, feature::FEATURE_BYTES};
+    let dir = config.data_dir.join("gallery");
+    match Gallery::recorded_feature_len(&dir) {
+        Ok(Some(n)) if n == FEATURE_BYTES => {
+            println!("{}: features are current ({n} bytes)", dir.display());
+            return 0;
+        }
+        Ok(Some(n)) => println!(
+            "{}: rebuilding {n}-byte features as {FEATURE_BYTES}-byte ones",
+            dir.display()
+        ),
+        Ok(None) => {
+            eprintln!("daktilod: {}: no gallery there", dir.display());
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("daktilod: {}: {e}", dir.display());
+            return 1;
+        }
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} templates, eta {eta}")
+            .expect("a valid template"),
+    );
+    let started = std::time::Instant::now();
+    let result = Gallery::rebuild_features(
+        &dir,
+        FEATURE_BYTES,
+        &search::gallery_feature_of_stored,
+        &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    );
+    bar.finish_and_clear();
+    match result {
+        Ok(n) => {
+            println!(
+                "rebuilt the features of {n} templates in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("daktilod: {}: {e}", dir.display());
+            1
+        }
+    }
+}
+
 fn main() {
     let args = Args::parse();
     let config = match settings(&args) {
@@ -76,6 +135,9 @@ fn main() {
             }
         }
         return;
+    }
+    if args.rebuild_features {
+        std::process::exit(rebuild_features(&config));
     }
     server::init_logging(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

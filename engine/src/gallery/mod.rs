@@ -703,6 +703,97 @@ impl Gallery {
         Ok(())
     }
 
+    /// The feature length recorded in the gallery at `dir` (what it was built with), or
+    /// `None` where `dir` holds no gallery yet.
+    pub fn recorded_feature_len(dir: &Path) -> Result<Option<usize>, GalleryError> {
+        if !dir.join(manifest::FILE).exists() {
+            return Ok(None);
+        }
+        Ok(Some(Manifest::read(dir)?.feature_len as usize))
+    }
+
+    /// Rewrites the search feature of every live entry of the gallery at `dir` with
+    /// `feature` (computed from the entry's stored template) at `feature_len` bytes: how a
+    /// gallery built with another feature version is brought to the current one. The log
+    /// is flushed first; all entries then go into one new segment and deleted ones are
+    /// dropped. The new manifest is the switch, so a crash leaves either the old gallery
+    /// or the new one. `progress` hears (done, total) as features are computed. Returns the
+    /// number of entries rewritten (0 when the features already have that length).
+    pub fn rebuild_features(
+        dir: &Path,
+        feature_len: usize,
+        feature: &(dyn Fn(&[u8]) -> Vec<u8> + Sync),
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<usize, GalleryError> {
+        let Some(old_len) = Self::recorded_feature_len(dir)? else {
+            return Err(GalleryError::NotAGallery(dir.display().to_string()));
+        };
+        if old_len == feature_len {
+            return Ok(0);
+        }
+        let gallery = Gallery::open(
+            dir,
+            GalleryOptions {
+                feature_len: old_len,
+                create: false,
+                ..GalleryOptions::default()
+            },
+        )?;
+        gallery.flush()?;
+        let _wal = gallery.wal.lock().expect("wal lock");
+        let mut manifest = gallery.manifest.lock().expect("manifest lock");
+        let snap = gallery.snapshot();
+        let mut live = Vec::new();
+        for s in &snap.segments {
+            for i in 0..s.len() {
+                if !snap.tombstones.contains(&s.id(i)) {
+                    live.push(s.entry(i));
+                }
+            }
+        }
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let total = live.len();
+        use rayon::prelude::*;
+        let features: Vec<Vec<u8>> = live
+            .par_iter()
+            .map(|e| {
+                let f = feature(e.template);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n.is_multiple_of(4096) || n == total {
+                    progress(n, total);
+                }
+                f
+            })
+            .collect();
+        if let Some(bad) = features.iter().find(|f| f.len() != feature_len) {
+            return Err(GalleryError::Invalid(format!(
+                "a rebuilt feature is {} bytes, not {feature_len}",
+                bad.len()
+            )));
+        }
+        let rebuilt: Vec<EntryRef> = live
+            .iter()
+            .zip(&features)
+            .map(|(e, f)| EntryRef { feature: f, ..*e })
+            .collect();
+        let mut m = manifest.clone();
+        let seg_gen = m.next_generation;
+        m.next_generation += 1;
+        m.feature_len = u32::try_from(feature_len)
+            .map_err(|_| GalleryError::Invalid("feature length".into()))?;
+        m.segments.clear();
+        if !rebuilt.is_empty() {
+            segment::write(&dir.join(file_name("seg", seg_gen)), feature_len, &rebuilt)?;
+            m.segments.push(seg_gen);
+        }
+        m.tombstones = 0;
+        sync_dir(dir)?;
+        m.write(dir)?;
+        *manifest = m;
+        remove_leftovers(dir, &manifest)?;
+        Ok(total)
+    }
+
     /// Merges all segments into one, dropping deleted entries. Appends and deletes wait
     /// while it runs; searches do not.
     pub fn compact(&self) -> Result<(), GalleryError> {

@@ -136,6 +136,19 @@ pub fn gallery_feature(template: &Template) -> Vec<u8> {
     feature::feature(template).to_vec()
 }
 
+/// The gallery-side feature of a stored (native) template, for rebuilding a gallery's
+/// features ([`crate::gallery::Gallery::rebuild_features`]); a template that does not
+/// decode gets the empty feature, which matches nothing.
+pub fn gallery_feature_of_stored(bytes: &[u8]) -> Vec<u8> {
+    match NativeRecord::parse(bytes)
+        .ok()
+        .and_then(|r| r.views().next().map(|v| v.to_template()))
+    {
+        Some(t) => gallery_feature(&t),
+        None => vec![0; FEATURE_BYTES],
+    }
+}
+
 /// A shortlisted entry: stage-1 score and where to find it.
 #[derive(Debug, Clone, Copy)]
 struct Hit {
