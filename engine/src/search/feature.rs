@@ -261,16 +261,24 @@ fn similarities(probe: &ProbeFeature, i: usize, g: &GalleryCodes) -> [f32; SLOTS
     similarity
 }
 
-/// The largest of a slot row, through `LANES` running maxima.
+/// The larger of two values that are not NaN, written as a comparison and a selection
+/// (what a vector max instruction does) rather than `f32::max`, whose NaN rule kept the
+/// compiler from vectorising the maxima (a scalar compare, mask and move per slot).
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
+}
+
+/// The largest of a slot row (at least 0), through `LANES` running maxima.
 #[inline(always)]
 fn row_max(values: &[f32; SLOTS]) -> f32 {
     let mut lanes = [0.0f32; LANES];
     for (j, &v) in values.iter().enumerate() {
-        lanes[j % LANES] = lanes[j % LANES].max(v);
+        lanes[j % LANES] = larger(lanes[j % LANES], v);
     }
     let mut best = 0.0f32;
     for v in lanes {
-        best = best.max(v);
+        best = larger(best, v);
     }
     best
 }
