@@ -880,6 +880,8 @@ struct IdentifyReport {
     bytes_per_template: f64,
     stage1_bytes_per_template: usize,
     open_ms: f64,
+    shortlist: usize,
+    rerank: usize,
     exhaustive: Exhaustive,
 }
 
@@ -1053,6 +1055,8 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         bytes_per_template: rss_after.saturating_sub(rss_before) as f64 / n.max(1) as f64,
         stage1_bytes_per_template: search::feature::FEATURE_BYTES,
         open_ms,
+        shortlist: args.shortlist,
+        rerank: args.rerank,
         exhaustive: Exhaustive {
             probes: picks.len(),
             rank1: ex_hits as f64 / picks.len().max(1) as f64,
@@ -1073,8 +1077,16 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         "gallery {} templates ({} FVC fingers enrolled among synthetic ones), opened in {:.1} ms",
         r.gallery_size, r.enrolled_fvc_fingers, r.open_ms
     );
+    let funnel = if r.rerank > r.shortlist {
+        format!(
+            "the scan's best {} re-ranked, {} to the matcher",
+            r.rerank, r.shortlist
+        )
+    } else {
+        format!("the scan's best {} to the matcher", r.shortlist)
+    };
     println!(
-        "{} mated and {} non-mated searches, {:.0} threads",
+        "{} mated and {} non-mated searches, {:.0} threads; {funnel}",
         r.mated_searches, r.nonmated_searches, threads
     );
     println!("rank-1 identification rate  {:.2}%", 100.0 * r.rank1);
