@@ -157,11 +157,19 @@ struct Hit {
     index: usize,
 }
 
+/// Keeps the `k` best hits: highest score first, ties to the earlier entry, so that which
+/// of several equal scores make the cut does not depend on how the parallel scan split
+/// its work (the same search gives the same answer every time).
 fn keep_best(hits: &mut Vec<Hit>, k: usize) {
     if k == 0 {
         hits.clear();
     } else if hits.len() > k {
-        hits.select_nth_unstable_by(k - 1, |a, b| b.score.total_cmp(&a.score));
+        hits.select_nth_unstable_by(k - 1, |a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.segment.cmp(&b.segment))
+                .then(a.index.cmp(&b.index))
+        });
         hits.truncate(k);
     }
 }
