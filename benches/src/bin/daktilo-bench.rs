@@ -1132,21 +1132,7 @@ fn exhaustive_best(
     snapshot: &daktilo_engine::gallery::Snapshot,
     probes: &[PreparedTemplate],
 ) -> Vec<Option<(matching::Score, u64)>> {
-    let mut entries: Vec<(u64, &[u8])> = Vec::with_capacity(snapshot.len());
-    for s in &snapshot.segments {
-        for i in 0..s.len() {
-            if !snapshot.tombstones.contains(&s.id(i)) {
-                entries.push((s.subject(i), s.template(i)));
-            }
-        }
-    }
-    for chunk in &snapshot.memtable {
-        for e in chunk.iter() {
-            if !snapshot.tombstones.contains(&e.id) {
-                entries.push((e.subject, e.template.as_slice()));
-            }
-        }
-    }
+    let entries: Vec<(u64, &[u8])> = snapshot.live().map(|e| (e.subject, e.template)).collect();
     let better = |a: Option<(f32, u64)>, b: Option<(f32, u64)>| match (a, b) {
         (Some(x), Some(y)) => {
             if y.0 > x.0 || (y.0 == x.0 && y.1 < x.1) {
@@ -1168,10 +1154,8 @@ fn exhaustive_best(
         .map(|chunk| {
             let mut best = vec![None; probes.len()];
             for &(subject, bytes) in chunk {
-                let Some(prepared) = template::native::NativeRecord::parse(bytes)
-                    .ok()
-                    .and_then(|r| r.views().next().map(|v| v.to_template()))
-                    .and_then(|t| matching::prepare(&t).ok())
+                let Some(prepared) =
+                    search::stored_template(bytes).and_then(|t| matching::prepare(&t).ok())
                 else {
                     continue;
                 };

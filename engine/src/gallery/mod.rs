@@ -163,23 +163,24 @@ impl Snapshot {
         self.len() == 0
     }
 
+    /// Every live entry, segments first, in id order.
+    pub fn live(&self) -> impl Iterator<Item = EntryRef<'_>> {
+        let segments = self
+            .segments
+            .iter()
+            .flat_map(|s| (0..s.len()).map(move |i| s.entry(i)));
+        let memtable = self
+            .memtable
+            .iter()
+            .flat_map(|chunk| chunk.iter().map(MemEntry::as_ref));
+        segments
+            .chain(memtable)
+            .filter(|e| !self.tombstones.contains(&e.id))
+    }
+
     /// Calls `f` for every live entry, segments first, in id order.
-    pub fn for_each(&self, mut f: impl FnMut(EntryRef<'_>)) {
-        for s in &self.segments {
-            for i in 0..s.len() {
-                let id = s.id(i);
-                if !self.tombstones.contains(&id) {
-                    f(s.entry(i));
-                }
-            }
-        }
-        for chunk in &self.memtable {
-            for e in chunk.iter() {
-                if !self.tombstones.contains(&e.id) {
-                    f(e.as_ref());
-                }
-            }
-        }
+    pub fn for_each(&self, f: impl FnMut(EntryRef<'_>)) {
+        self.live().for_each(f)
     }
 
     /// Whether `id` is live.
@@ -743,14 +744,8 @@ impl Gallery {
         let _wal = gallery.wal.lock().expect("wal lock");
         let mut manifest = gallery.manifest.lock().expect("manifest lock");
         let snap = gallery.snapshot();
-        let mut live = Vec::new();
-        for s in &snap.segments {
-            for i in 0..s.len() {
-                if !snap.tombstones.contains(&s.id(i)) {
-                    live.push(s.entry(i));
-                }
-            }
-        }
+        // The log was just flushed: every live entry is in a segment.
+        let live: Vec<EntryRef> = snap.live().collect();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let total = live.len();
         use rayon::prelude::*;

@@ -140,13 +140,18 @@ pub fn gallery_feature(template: &Template) -> Vec<u8> {
 /// features ([`crate::gallery::Gallery::rebuild_features`]); a template that does not
 /// decode gets the empty feature, which matches nothing.
 pub fn gallery_feature_of_stored(bytes: &[u8]) -> Vec<u8> {
-    match NativeRecord::parse(bytes)
-        .ok()
-        .and_then(|r| r.views().next().map(|v| v.to_template()))
-    {
+    match stored_template(bytes) {
         Some(t) => gallery_feature(&t),
         None => vec![0; FEATURE_BYTES],
     }
+}
+
+/// The template a gallery entry stores (native format, one view); `None` where it does not
+/// decode (checked when appended and protected by checksums, so not expected).
+pub fn stored_template(bytes: &[u8]) -> Option<Template> {
+    NativeRecord::parse(bytes)
+        .ok()
+        .and_then(|r| r.views().next().map(|v| v.to_template()))
 }
 
 /// A shortlisted entry: stage-1 score and where to find it.
@@ -247,6 +252,9 @@ dispatched! {
         }
     }
 }
+
+/// With re-ranking, the scan's best `shortlist / SCAN_KEEPS` go to the matcher as well.
+const SCAN_KEEPS: usize = 4;
 
 /// Entries scanned per parallel task.
 const BLOCK: usize = 8192;
@@ -404,6 +412,10 @@ pub fn search(
             hits.extend(mem_hits);
             keep_best(&mut hits, scan_keep);
             if scan_keep > options.shortlist {
+                // The scan's very best stay whatever the re-ranking says (geometry can
+                // push down a mate whose few shared codes the scan ranked high).
+                let mut kept = hits.clone();
+                keep_best(&mut kept, options.shortlist / SCAN_KEEPS);
                 // The geometric re-ranking of the scan's best.
                 hits.par_iter_mut().for_each(|h| {
                     let bytes = if h.segment == usize::MAX {
@@ -414,6 +426,12 @@ pub fn search(
                     h.score = rescore(&pfeat, bytes);
                 });
                 keep_best(&mut hits, options.shortlist);
+                let chosen: HashSet<(usize, usize)> =
+                    hits.iter().map(|h| (h.segment, h.index)).collect();
+                hits.extend(
+                    kept.into_iter()
+                        .filter(|h| !chosen.contains(&(h.segment, h.index))),
+                );
             }
             hits
         };
@@ -428,11 +446,9 @@ pub fn search(
                     let s = &snapshot.segments[h.segment];
                     (s.id(h.index), s.subject(h.index), s.template(h.index))
                 };
-                // Checked when appended and protected by checksums; skip rather than fail
-                // the whole search if one still does not parse.
-                let record = NativeRecord::parse(bytes).ok()?;
-                let view = record.views().next()?.to_template();
-                let candidate: PreparedTemplate = matching::prepare(&view).ok()?;
+                // Skip rather than fail the whole search if one still does not parse.
+                let candidate: PreparedTemplate =
+                    matching::prepare(&stored_template(bytes)?).ok()?;
                 Some((subject, id, matching::compare(&prepared, &candidate)))
             })
             .collect();
