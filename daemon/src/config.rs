@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use daktilo_engine::search::SearchOptions;
 use serde::{Deserialize, Serialize};
 
 /// The data directory used when none is given: `daktilo-data` in the working directory.
@@ -79,8 +80,9 @@ impl Default for Config {
             queue_capacity: 0,
             max_message_bytes: 16 << 20,
             dedup_target_fpir: 0.001,
-            shortlist: 200,
-            rerank: 4000,
+            // The engine's defaults, in one place.
+            shortlist: SearchOptions::default().shortlist,
+            rerank: SearchOptions::default().rerank,
             request_retention_days: 30,
             drain_seconds: 10,
             log_format: LogFormat::Text,

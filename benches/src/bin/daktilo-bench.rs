@@ -148,11 +148,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         exhaustive_probes: usize,
         /// Stage-1 shortlist per probe finger (what stage 2 compares).
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = SearchOptions::default().shortlist)]
         shortlist: usize,
         /// Scan results per probe finger re-ranked with geometry before the shortlist is
         /// kept (at most the shortlist: no re-ranking).
-        #[arg(long, default_value_t = 4000)]
+        #[arg(long, default_value_t = SearchOptions::default().rerank)]
         rerank: usize,
         /// The fingers enrolled (impression 1) and searched with their other impressions;
         /// the others make the non-mated searches. 106-110 gives a run on the fingers that
