@@ -5,7 +5,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use daktilo_engine::datasets;
 use daktilo_engine::matching::{self, PreparedTemplate};
-use daktilo_engine::template::{self, Template};
+use daktilo_engine::template::Template;
 use std::hint::black_box;
 
 fn fvc_templates() -> Option<Vec<Template>> {
@@ -13,22 +13,7 @@ fn fvc_templates() -> Option<Vec<Template>> {
         eprintln!("{}", datasets::skip_message("matching benchmarks"));
         return None;
     };
-    let mut files: Vec<_> = ["DB1_B", "DB2_B", "DB3_B", "DB4_B"]
-        .iter()
-        .flat_map(|s| std::fs::read_dir(dir.join("fvc2002").join(s)).expect("FVC set"))
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "iso"))
-        .collect();
-    files.sort();
-    Some(
-        files
-            .iter()
-            .map(|p| {
-                let record = template::decode(&std::fs::read(p).expect("read")).expect("decode");
-                record.templates.into_iter().next().expect("one view")
-            })
-            .collect(),
-    )
+    Some(daktilo_bench::fvc::iso_templates(&dir.join("fvc2002")).expect("FVC2002 ISO templates"))
 }
 
 fn bench(c: &mut Criterion) {

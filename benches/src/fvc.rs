@@ -120,6 +120,28 @@ pub fn all_impostors(set: &Set) -> Vec<Pair> {
     out
 }
 
+/// The first finger view of every ISO template (`.iso`) of every set below `dir`, set by
+/// set, finger by finger, impression by impression (the benchmarks' inputs).
+pub fn iso_templates(dir: &Path) -> anyhow::Result<Vec<daktilo_engine::template::Template>> {
+    use anyhow::Context;
+    let mut out = Vec::new();
+    for set in discover(dir, "iso")? {
+        for s in &set.samples {
+            let bytes = std::fs::read(&s.path).with_context(|| s.path.display().to_string())?;
+            let record = daktilo_engine::template::decode(&bytes)
+                .with_context(|| s.path.display().to_string())?;
+            out.push(
+                record
+                    .templates
+                    .into_iter()
+                    .next()
+                    .with_context(|| format!("{}: no finger view", s.path.display()))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,12 @@
 //! valid and set in the cylinder. With the code go its minutia's direction and position
 //! (relative to the minutiae's centroid, in 4-pixel steps). A probe's first 20 codes (its
 //! most central minutiae) are each compared with every gallery code whose direction is
-//! within a quarter turn: similarity `1 − √|a ⊕ b| / (√|a| + √|b|)`, the matcher's
-//! cylinder similarity (Cappelli, Ferrara, Maltoni, "Minutia Cylinder-Code", IEEE TPAMI
-//! 32(12), 2010). The scan's [`score`]: a probe code keeps its best; the score is the mean
-//! of the 8 best — the local similarity sort of that paper without its relaxation. The
+//! within 63°: similarity `|a ∧ b| / √(|a| |b|)`, the cosine of the two bit sets (the
+//! matcher's cylinder similarity, `1 − √|a ⊕ b| / (√|a| + √|b|)` of Cappelli, Ferrara,
+//! Maltoni, "Minutia Cylinder-Code", IEEE TPAMI 32(12), 2010, ranked mates no better and
+//! costs a square root and a division per pair of codes). The scan's [`score`]: a probe
+//! code keeps its best; the score is the mean of the 8 best — the local similarity sort
+//! of that paper without its relaxation. The
 //! scan's best are then re-ranked by [`consistent_score`], which counts only the pairs
 //! that agree on one rigid placement of the probe on the gallery print.
 //!
@@ -48,9 +50,9 @@ const POSITION_STEP: f32 = 4.0;
 const PROBE_CODES: usize = 20;
 /// Codes with fewer set bits say little (empty neighbourhoods look alike) and are skipped.
 const MIN_ONES: u32 = 4;
-/// Codes whose minutiae's directions differ by more than this (1/256 turns) are not
-/// compared.
-const MAX_DIRECTION_UNITS: u8 = 64;
+/// Codes whose minutiae's directions differ by more than this (1/256 turns; 45 ≈ 63°) are
+/// not compared.
+const MAX_DIRECTION_UNITS: u8 = 45;
 /// Probe codes whose best similarities make the score.
 const TOP: usize = 8;
 /// Sampled cells lie within this many cells of the cylinder's centre.
@@ -139,10 +141,23 @@ pub fn feature(template: &Template) -> [u8; FEATURE_BYTES] {
 pub struct ProbeFeature {
     codes: [[u64; CODE_WORDS]; PROBE_CODES],
     directions: [u8; PROBE_CODES],
-    roots: [f32; PROBE_CODES],
+    /// 1 / √(set bits) per code.
+    inverse_roots: [f32; PROBE_CODES],
     positions: [(f32, f32); PROBE_CODES],
     count: usize,
+    /// The codes again, word by word across lanes (unused lanes 0), so that one gallery
+    /// code meets all of them in vector lanes in [`score`].
+    lane_words: [[u64; PROBE_LANES]; CODE_WORDS],
+    /// Their directions, lane by lane.
+    lane_directions: [u8; PROBE_LANES],
+    /// [`inverse_root`] of every possible count of set bits, so that the scan looks up
+    /// each gallery code's instead of working it out (a square root and a division on the
+    /// critical path of every code).
+    inverse_root_of: [f32; CODE_BITS + 1],
 }
+
+/// Lanes the scan holds the probe codes in (at least `PROBE_CODES`; a multiple of 8).
+const PROBE_LANES: usize = 24;
 
 #[inline(always)]
 fn word_at(bytes: &[u8], at: usize) -> u64 {
@@ -157,9 +172,12 @@ impl ProbeFeature {
         let mut p = Self {
             codes: [[0; CODE_WORDS]; PROBE_CODES],
             directions: [0; PROBE_CODES],
-            roots: [0.0; PROBE_CODES],
+            inverse_roots: [0.0; PROBE_CODES],
             positions: [(0.0, 0.0); PROBE_CODES],
             count: 0,
+            lane_words: [[0; PROBE_LANES]; CODE_WORDS],
+            lane_directions: [0; PROBE_LANES],
+            inverse_root_of: std::array::from_fn(|ones| inverse_root(ones as u32)),
         };
         let stored = usize::from(bytes[COUNT_AT]).min(CODES);
         for slot in 0..stored {
@@ -174,8 +192,12 @@ impl ProbeFeature {
             }
             p.codes[p.count] = code;
             p.directions[p.count] = bytes[DIRECTIONS_AT + slot];
-            p.roots[p.count] = (ones as f32).sqrt();
+            p.inverse_roots[p.count] = inverse_root(ones);
             p.positions[p.count] = position(bytes, slot);
+            for (w, &word) in code.iter().enumerate() {
+                p.lane_words[w][p.count] = word;
+            }
+            p.lane_directions[p.count] = bytes[DIRECTIONS_AT + slot];
             p.count += 1;
         }
         p
@@ -202,7 +224,7 @@ const LANES: usize = 8;
 struct GalleryCodes {
     stored: usize,
     words: [[u64; SLOTS]; CODE_WORDS],
-    roots: [f32; SLOTS],
+    inverse_roots: [f32; SLOTS],
     usable: [bool; SLOTS],
     directions: [u8; SLOTS],
 }
@@ -213,7 +235,7 @@ fn unpack(gallery: &[u8]) -> GalleryCodes {
     let mut g = GalleryCodes {
         stored,
         words: [[0u64; SLOTS]; CODE_WORDS],
-        roots: [0.0f32; SLOTS],
+        inverse_roots: [0.0f32; SLOTS],
         usable: [false; SLOTS],
         directions: [0u8; SLOTS],
     };
@@ -225,38 +247,50 @@ fn unpack(gallery: &[u8]) -> GalleryCodes {
             ones += word.count_ones();
         }
         g.usable[j] = ones >= MIN_ONES;
-        g.roots[j] = (ones as f32).sqrt();
+        g.inverse_roots[j] = inverse_root(ones);
         g.directions[j] = gallery[DIRECTIONS_AT + j];
     }
     g
 }
 
-/// The similarities of probe code `i` to every gallery slot; 0 where a code is unusable
-/// or the directions differ too much.
+/// `1 / √ones` (0 for no set bit), as every build computes it (an IEEE square root and
+/// division).
+#[inline(always)]
+fn inverse_root(ones: u32) -> f32 {
+    if ones == 0 {
+        0.0
+    } else {
+        1.0 / (ones as f32).sqrt()
+    }
+}
+
+/// The similarities of probe code `i` to every gallery slot: the cosine of the two codes,
+/// `|a ∧ b| / √(|a| |b|)`; 0 where a code is unusable or the directions differ too much.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // fixed-length passes the compiler vectorises
 fn similarities(probe: &ProbeFeature, i: usize, g: &GalleryCodes) -> [f32; SLOTS] {
     let a = &probe.codes[i];
-    let (pa, pd) = (probe.roots[i], probe.directions[i]);
+    let (ia, pd) = (probe.inverse_roots[i], probe.directions[i]);
     // Separate fixed-length passes, each of which the compiler turns into vector code:
-    // bit differences, the direction and usability mask, similarities.
-    let mut differ = [0u32; SLOTS];
+    // common bits, the direction and usability mask, similarities. No square root or
+    // division per pair: the gallery codes' 1 / √|b| are worked out once per template.
+    let mut common = [0u32; SLOTS];
     for j in 0..SLOTS {
-        differ[j] = (a[0] ^ g.words[0][j]).count_ones()
-            + (a[1] ^ g.words[1][j]).count_ones()
-            + (a[2] ^ g.words[2][j]).count_ones()
-            + (a[3] ^ g.words[3][j]).count_ones();
+        common[j] = (a[0] & g.words[0][j]).count_ones()
+            + (a[1] & g.words[1][j]).count_ones()
+            + (a[2] & g.words[2][j]).count_ones()
+            + (a[3] & g.words[3][j]).count_ones();
     }
     let mut allowed = [0.0f32; SLOTS];
     for j in 0..SLOTS {
         let turn = (pd.wrapping_sub(g.directions[j]) as i8).unsigned_abs();
         allowed[j] = f32::from(u8::from(g.usable[j] & (turn <= MAX_DIRECTION_UNITS)));
     }
-    // Similarities lie in [0, 1] (√|a ⊕ b| ≤ √|a| + √|b|) and `pa` is at least 2, so
-    // multiplying by the 0/1 mask is the selection.
+    // Cosines lie in [0, 1] (|a ∧ b| ≤ √(|a| |b|)), so multiplying by the 0/1 mask is the
+    // selection.
     let mut similarity = [0.0f32; SLOTS];
     for j in 0..SLOTS {
-        similarity[j] = (1.0 - (differ[j] as f32).sqrt() / (pa + g.roots[j])) * allowed[j];
+        similarity[j] = common[j] as f32 * g.inverse_roots[j] * ia * allowed[j];
     }
     similarity
 }
@@ -269,18 +303,27 @@ fn larger(a: f32, b: f32) -> f32 {
     if b > a { b } else { a }
 }
 
-/// The largest of a slot row (at least 0), through `LANES` running maxima.
+/// The largest of a slot row (at least 0): the row's `LANES`-wide chunks folded together
+/// lane by lane (vector maxima), then the lanes halved until one is left. The maximum of
+/// values that are not NaN does not depend on the order it is taken in, so every build
+/// gives the same result.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // fixed-length passes the compiler vectorises
 fn row_max(values: &[f32; SLOTS]) -> f32 {
     let mut lanes = [0.0f32; LANES];
-    for (j, &v) in values.iter().enumerate() {
-        lanes[j % LANES] = larger(lanes[j % LANES], v);
+    for c in 0..SLOTS / LANES {
+        for l in 0..LANES {
+            lanes[l] = larger(lanes[l], values[c * LANES + l]);
+        }
     }
-    let mut best = 0.0f32;
-    for v in lanes {
-        best = larger(best, v);
+    let mut width = LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            lanes[l] = larger(lanes[l], lanes[l + width]);
+        }
+        width /= 2;
     }
-    best
+    lanes[0]
 }
 
 /// Inserts `value` into `top`, kept in descending order, when it beats the last.
@@ -307,18 +350,55 @@ fn mean_of(top: &[(f32, ()); TOP]) -> f32 {
 }
 
 /// Stage-1 similarity in [0, 1] of a probe and a gallery feature. The same arithmetic in
-/// the same order on every instruction set (integer bit counts, then f32 square roots,
-/// divisions and maxima, which IEEE 754 rounds identically), so every build of the scan
-/// gives identical scores.
+/// the same order on every instruction set (integer bit counts, then f32 products, maxima
+/// and a mean, which IEEE 754 rounds identically; the inverse roots come from one table),
+/// so every build of the scan gives identical scores.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // fixed-length passes the compiler vectorises
 pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
     // Plain index loops with fixed bounds and helpers that are always inlined: everything
     // here must inline into the callers that are compiled for POPCNT / AVX-512 (a function
     // left out of line would be compiled for the baseline, with a software popcount).
-    let g = unpack(&gallery[..FEATURE_BYTES]);
+    // Each gallery code in turn meets every probe code at once, one probe code per vector
+    // lane, so that each probe code's best is a running maximum lane by lane — no
+    // reduction across lanes per pair of codes.
+    let gallery = &gallery[..FEATURE_BYTES];
+    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let mut best = [0.0f32; PROBE_LANES];
+    for j in 0..stored {
+        let words: [u64; CODE_WORDS] =
+            std::array::from_fn(|w| word_at(gallery, j * CODE_BYTES + 8 * w));
+        let ones: u32 = words.iter().map(|w| w.count_ones()).sum();
+        if ones < MIN_ONES {
+            continue;
+        }
+        // `ones` ≤ CODE_BITS: four 64-bit words.
+        let ib = probe.inverse_root_of[ones as usize];
+        let gd = gallery[DIRECTIONS_AT + j];
+        let mut common = [0u32; PROBE_LANES];
+        for k in 0..PROBE_LANES {
+            common[k] = (probe.lane_words[0][k] & words[0]).count_ones()
+                + (probe.lane_words[1][k] & words[1]).count_ones()
+                + (probe.lane_words[2][k] & words[2]).count_ones()
+                + (probe.lane_words[3][k] & words[3]).count_ones();
+        }
+        for k in 0..PROBE_LANES {
+            let turn = (probe.lane_directions[k].wrapping_sub(gd) as i8).unsigned_abs();
+            // A selection, not a multiplication by a 0/1 mask: the same values (the
+            // products are finite and not negative), one vector operation fewer.
+            let similarity = if turn <= MAX_DIRECTION_UNITS {
+                common[k] as f32 * ib
+            } else {
+                0.0
+            };
+            best[k] = larger(best[k], similarity);
+        }
+    }
+    // The cosine's probe factor, after the maxima (multiplying by a positive number keeps
+    // their order, so this equals the maximum of the full cosines).
     let mut top = [(0.0f32, ()); TOP];
-    for i in 0..probe.count {
-        keep_top(&mut top, (row_max(&similarities(probe, i, &g)), ()));
+    for k in 0..probe.count {
+        keep_top(&mut top, (best[k] * probe.inverse_roots[k], ()));
     }
     mean_of(&top)
 }
@@ -391,4 +471,111 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
         best = best.max(mean_of(&top));
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Features with random codes (some too sparse to use), directions and counts.
+    fn random_features(n: usize, seed: u64) -> Vec<[u8; FEATURE_BYTES]> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        (0..n)
+            .map(|_| {
+                let mut f = [0u8; FEATURE_BYTES];
+                for b in f.iter_mut() {
+                    *b = next() as u8;
+                }
+                for slot in 0..CODES {
+                    // Sparse codes, like the cylinders': each bit set with chance 1/4,
+                    // every fifth code nearly empty.
+                    for w in 0..CODE_WORDS {
+                        let mut word = next() & next();
+                        if slot % 5 == 4 {
+                            word &= next() & next() & next() & 1;
+                        }
+                        let at = slot * CODE_BYTES + 8 * w;
+                        f[at..at + 8].copy_from_slice(&word.to_le_bytes());
+                    }
+                }
+                f[COUNT_AT] = (next() % (CODES as u64 + 1)) as u8;
+                f
+            })
+            .collect()
+    }
+
+    /// The scan's score written the plain way: every pair of usable codes, the cosine,
+    /// each probe code's best, the mean of the 8 best.
+    fn plain_score(probe: &[u8], gallery: &[u8]) -> f32 {
+        let codes = |f: &[u8]| -> Vec<([u64; CODE_WORDS], u8, u32)> {
+            (0..usize::from(f[COUNT_AT]).min(CODES))
+                .map(|j| {
+                    let c: [u64; CODE_WORDS] =
+                        std::array::from_fn(|w| word_at(f, j * CODE_BYTES + 8 * w));
+                    (
+                        c,
+                        f[DIRECTIONS_AT + j],
+                        c.iter().map(|w| w.count_ones()).sum(),
+                    )
+                })
+                .filter(|c| c.2 >= MIN_ONES)
+                .collect()
+        };
+        let gallery = codes(gallery);
+        let mut rows: Vec<f32> = codes(probe)
+            .into_iter()
+            .take(PROBE_CODES)
+            .map(|(a, da, na)| {
+                let best = gallery
+                    .iter()
+                    .filter(|(_, db, _)| {
+                        (da.wrapping_sub(*db) as i8).unsigned_abs() <= MAX_DIRECTION_UNITS
+                    })
+                    .map(|(b, _, nb)| {
+                        let common: u32 = (0..CODE_WORDS).map(|w| (a[w] & b[w]).count_ones()).sum();
+                        common as f32 * inverse_root(*nb)
+                    })
+                    .fold(0.0f32, larger);
+                best * inverse_root(na)
+            })
+            .collect();
+        rows.sort_by(|a, b| b.total_cmp(a));
+        rows.resize(rows.len().max(TOP), 0.0);
+        rows[..TOP].iter().sum::<f32>() / TOP as f32
+    }
+
+    #[test]
+    fn the_scan_gives_the_plain_computations_scores() {
+        let features = random_features(60, 11);
+        for p in &features[..12] {
+            let probe = ProbeFeature::new(p);
+            for g in &features {
+                assert_eq!(score(&probe, g), plain_score(p, g));
+            }
+        }
+    }
+
+    #[test]
+    fn a_feature_matches_itself_fully_and_scores_stay_in_range() {
+        let features = random_features(40, 5);
+        for f in &features {
+            let probe = ProbeFeature::new(f);
+            let itself = score(&probe, f);
+            if probe.count >= TOP {
+                assert!((itself - 1.0).abs() < 1e-5, "{itself}");
+            }
+            for g in &features {
+                let s = score(&probe, g);
+                assert!((0.0..=1.0 + 1e-5).contains(&s), "{s}");
+                assert!(consistent_score(&probe, g) <= s);
+            }
+        }
+    }
 }

@@ -1,0 +1,65 @@
+//! Criterion benchmarks of the 1:N stage-1 scan on one thread: a probe's feature against a
+//! block of gallery features (the FVC2002 ISO templates' features, repeated to 65,536
+//! entries, 67 MB: twice the L3 cache, so the block streams from memory), dispatched and
+//! baseline builds; and the geometric re-ranking of 4,000 of them. Throughput = gallery
+//! templates per second per core.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use daktilo_engine::datasets;
+use daktilo_engine::search::{self, feature};
+use std::hint::black_box;
+
+/// Gallery entries scanned per iteration.
+const ENTRIES: usize = 65_536;
+
+fn fvc_features() -> Option<Vec<[u8; feature::FEATURE_BYTES]>> {
+    let Some(dir) = datasets::locate() else {
+        eprintln!("{}", datasets::skip_message("search benchmarks"));
+        return None;
+    };
+    let templates =
+        daktilo_bench::fvc::iso_templates(&dir.join("fvc2002")).expect("FVC2002 ISO templates");
+    Some(templates.iter().map(feature::feature).collect())
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(features) = fvc_features() else {
+        return;
+    };
+    let probe = feature::ProbeFeature::new(&features[0]);
+    let block: Vec<u8> = features
+        .iter()
+        .cycle()
+        .take(ENTRIES)
+        .flat_map(|f| f.iter().copied())
+        .collect();
+    let mut out = Vec::new();
+    let mut group = c.benchmark_group("stage1");
+    group.throughput(Throughput::Elements(ENTRIES as u64));
+    group.bench_function("scan_65536", |b| {
+        b.iter(|| search::scan_block(black_box(&probe), black_box(&block), &mut out))
+    });
+    group.bench_function("scan_65536_baseline", |b| {
+        b.iter(|| search::scan_block_baseline(black_box(&probe), black_box(&block), &mut out))
+    });
+    group.finish();
+    let mut group = c.benchmark_group("rerank");
+    group.throughput(Throughput::Elements(4000));
+    group.bench_function("rescore_4000", |b| {
+        b.iter(|| {
+            block
+                .chunks_exact(feature::FEATURE_BYTES)
+                .take(4000)
+                .map(|f| search::rescore(black_box(&probe), f))
+                .fold(0.0f32, f32::max)
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);
