@@ -339,12 +339,33 @@ fn keep_top<T: Copy, const N: usize>(top: &mut [(f32, T); N], value: (f32, T)) {
     }
 }
 
+/// The smaller of two values that are not NaN (see [`larger`]).
+#[inline(always)]
+fn smaller(a: f32, b: f32) -> f32 {
+    if b < a { b } else { a }
+}
+
+/// Inserts `value` into `top`, kept in descending order, without a branch: each place
+/// takes the larger of what it holds and the smaller of the value and what the place
+/// above held. The same values in the same places as [`keep_top`] (which branches on
+/// every comparison, and mispredicts often when the values come in no order), so the
+/// same mean.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // a fixed-length pass the compiler vectorises
+fn insert_top(top: &mut [f32; TOP], value: f32) {
+    let mut above = [f32::INFINITY; TOP];
+    above[1..].copy_from_slice(&top[..TOP - 1]);
+    for s in 0..TOP {
+        top[s] = larger(top[s], smaller(above[s], value));
+    }
+}
+
 /// The mean of the `TOP` best.
 #[inline(always)]
-fn mean_of(top: &[(f32, ()); TOP]) -> f32 {
+fn mean_of(top: &[f32; TOP]) -> f32 {
     let mut sum = 0.0f32;
-    for v in top {
-        sum += v.0;
+    for &v in top {
+        sum += v;
     }
     sum / TOP as f32
 }
@@ -396,9 +417,9 @@ pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
     }
     // The cosine's probe factor, after the maxima (multiplying by a positive number keeps
     // their order, so this equals the maximum of the full cosines).
-    let mut top = [(0.0f32, ()); TOP];
+    let mut top = [0.0f32; TOP];
     for k in 0..probe.count {
-        keep_top(&mut top, (best[k] * probe.inverse_roots[k], ()));
+        insert_top(&mut top, best[k] * probe.inverse_roots[k]);
     }
     mean_of(&top)
 }
@@ -452,6 +473,8 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
         let (sin, cos) = (f32::from(turn) * (std::f32::consts::TAU / 256.0)).sin_cos();
         let (ax, ay) = probe.positions[i0];
         let (bx, by) = (xs[j0], ys[j0]);
+        // Most rows land nowhere (0), so here the branch of `keep_top` is well predicted
+        // and cheaper than `insert_top`.
         let mut top = [(0.0f32, ()); TOP];
         for i in 0..probe.count {
             let (dx, dy) = (probe.positions[i].0 - ax, probe.positions[i].1 - ay);
@@ -468,7 +491,7 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
             }
             keep_top(&mut top, (row_max(&landed), ()));
         }
-        best = best.max(mean_of(&top));
+        best = best.max(mean_of(&top.map(|t| t.0)));
     }
     best
 }

@@ -352,8 +352,10 @@ pub fn search(
                     .subjects
                     .as_ref()
                     .is_none_or(|s| s.contains(&subject))
-                && !options.exclude.contains(&subject)
-                && !snapshot.tombstones.contains(&id)
+                // Empty sets are tested first: hashing a key costs about as much as the
+                // rest of this test (it runs once per gallery entry).
+                && (options.exclude.is_empty() || !options.exclude.contains(&subject))
+                && (snapshot.tombstones.is_empty() || !snapshot.tombstones.contains(&id))
         };
         let hits: Vec<Hit> = if options.exhaustive {
             let mut all = Vec::new();
