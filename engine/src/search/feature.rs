@@ -139,16 +139,14 @@ pub fn feature(template: &Template) -> [u8; FEATURE_BYTES] {
 /// A probe feature unpacked for scanning.
 #[derive(Debug, Clone)]
 pub struct ProbeFeature {
-    codes: [[u64; CODE_WORDS]; PROBE_CODES],
-    directions: [u8; PROBE_CODES],
     /// 1 / √(set bits) per code.
     inverse_roots: [f32; PROBE_CODES],
     positions: [(f32, f32); PROBE_CODES],
     count: usize,
-    /// The codes again, word by word across lanes (unused lanes 0), so that one gallery
+    /// The codes word by word, one code per lane (unused lanes 0), so that one gallery
     /// code meets all of them in vector lanes in [`score`].
     lane_words: [[u64; PROBE_LANES]; CODE_WORDS],
-    /// Their directions, lane by lane.
+    /// Their minutiae's directions, lane by lane.
     lane_directions: [u8; PROBE_LANES],
     /// [`inverse_root`] of every possible count of set bits, so that the scan looks up
     /// each gallery code's instead of working it out (a square root and a division on the
@@ -170,8 +168,6 @@ impl ProbeFeature {
     /// Unpacks a probe feature: its most central codes that hold enough set bits.
     pub fn new(bytes: &[u8; FEATURE_BYTES]) -> Self {
         let mut p = Self {
-            codes: [[0; CODE_WORDS]; PROBE_CODES],
-            directions: [0; PROBE_CODES],
             inverse_roots: [0.0; PROBE_CODES],
             positions: [(0.0, 0.0); PROBE_CODES],
             count: 0,
@@ -190,8 +186,6 @@ impl ProbeFeature {
             if ones < MIN_ONES {
                 continue;
             }
-            p.codes[p.count] = code;
-            p.directions[p.count] = bytes[DIRECTIONS_AT + slot];
             p.inverse_roots[p.count] = inverse_root(ones);
             p.positions[p.count] = position(bytes, slot);
             for (w, &word) in code.iter().enumerate() {
@@ -269,8 +263,8 @@ fn inverse_root(ones: u32) -> f32 {
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // fixed-length passes the compiler vectorises
 fn similarities(probe: &ProbeFeature, i: usize, g: &GalleryCodes) -> [f32; SLOTS] {
-    let a = &probe.codes[i];
-    let (ia, pd) = (probe.inverse_roots[i], probe.directions[i]);
+    let a: [u64; CODE_WORDS] = std::array::from_fn(|w| probe.lane_words[w][i]);
+    let (ia, pd) = (probe.inverse_roots[i], probe.lane_directions[i]);
     // Separate fixed-length passes, each of which the compiler turns into vector code:
     // common bits, the direction and usability mask, similarities. No square root or
     // division per pair: the gallery codes' 1 / √|b| are worked out once per template.
@@ -469,7 +463,7 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
         if s <= 0.0 {
             break;
         }
-        let turn = g.directions[j0].wrapping_sub(probe.directions[i0]);
+        let turn = g.directions[j0].wrapping_sub(probe.lane_directions[i0]);
         let (sin, cos) = (f32::from(turn) * (std::f32::consts::TAU / 256.0)).sin_cos();
         let (ax, ay) = probe.positions[i0];
         let (bx, by) = (xs[j0], ys[j0]);
@@ -479,7 +473,7 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
         for i in 0..probe.count {
             let (dx, dy) = (probe.positions[i].0 - ax, probe.positions[i].1 - ay);
             let (x, y) = (cos * dx - sin * dy + bx, sin * dx + cos * dy + by);
-            let direction = probe.directions[i].wrapping_add(turn);
+            let direction = probe.lane_directions[i].wrapping_add(turn);
             let reach = PLACE_DISTANCE + PLACE_DISTANCE_PER_PX * (dx * dx + dy * dy).sqrt();
             let reach2 = reach * reach;
             let mut landed = [0.0f32; SLOTS];

@@ -1,12 +1,12 @@
 //! 1:N search over a gallery, in two stages.
 //!
 //! Stage 1 scans the fixed-size feature of every live template ([`feature`], 1 KB of
-//! cylinder hashes) — contiguous
-//! in the memory-mapped segments — with AND and POPCNT, in parallel over blocks of entries
-//! (rayon), compiled for AVX2, AVX-512, NEON and the baseline with runtime dispatch; every
-//! build computes the same integer counts, so the results are identical. Stage 2 runs the
-//! 1:1 matcher on the best few hundred and returns calibrated scores, fused per subject
-//! over the probe's fingers.
+//! cylinder codes) — contiguous in the memory-mapped segments — with AND, POPCNT and f32
+//! maxima, in parallel over blocks of entries (rayon), compiled for AVX2, AVX-512, NEON and
+//! the baseline with runtime dispatch; every build computes the same values, so the results
+//! are identical. Its best are re-ranked geometrically; stage 2 runs the 1:1 matcher on
+//! the best few hundred and returns calibrated scores, fused per subject over the probe's
+//! fingers.
 
 pub mod feature;
 
