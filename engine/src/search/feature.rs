@@ -58,6 +58,15 @@ const TOP: usize = 8;
 /// Sampled cells lie within this many cells of the cylinder's centre.
 const CENTRAL_RADIUS: f32 = 7.5;
 
+/// The next number of a SplitMix64 sequence.
+fn split_mix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// The (section, cell) pairs the code's bits read: fixed forever for this feature version.
 fn samples() -> &'static [(usize, usize); CODE_BITS] {
     static S: OnceLock<[(usize, usize); CODE_BITS]> = OnceLock::new();
@@ -69,15 +78,8 @@ fn samples() -> &'static [(usize, usize); CODE_BITS] {
                 u * u + v * v <= CENTRAL_RADIUS * CENTRAL_RADIUS
             })
             .collect();
-        // SplitMix64 from a fixed seed.
         let mut state = 7u64;
-        let mut next = || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
+        let mut next = || split_mix(&mut state);
         let mut out = [(0usize, 0usize); CODE_BITS];
         for slot in out.iter_mut() {
             *slot = (
@@ -497,13 +499,7 @@ mod tests {
     /// Features with random codes (some too sparse to use), directions and counts.
     fn random_features(n: usize, seed: u64) -> Vec<[u8; FEATURE_BYTES]> {
         let mut state = seed;
-        let mut next = move || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
+        let mut next = move || split_mix(&mut state);
         (0..n)
             .map(|_| {
                 let mut f = [0u8; FEATURE_BYTES];
