@@ -1,0 +1,227 @@
+//! The stage-1 scan written with AVX-512 intrinsics, for the x86-64 processors that have
+//! AVX-512 F, BW, VL, DQ and VPOPCNTDQ. It computes [`super::score`]'s value exactly (the
+//! dispatch tests compare the two on every build) but meets each gallery code with 16 probe
+//! codes instead of 24 lanes: those of its direction sector ([`super::SectorLanes`]).
+//! Written out rather than left to the compiler's vectoriser, which split the 24-lane loop
+//! into pieces of 1, 2, 4 and 8 lanes whenever a constant changed.
+
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::*;
+use std::sync::OnceLock;
+
+use super::{
+    CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature, SECTORS, SectorLanes,
+    TOP, usable_code,
+};
+
+/// Whether this processor runs the AVX-512 scan (checked once).
+pub(crate) fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512dq")
+            && is_x86_feature_detected!("avx512vpopcntdq")
+            && is_x86_feature_detected!("popcnt")
+    })
+}
+
+/// Scores the features of a contiguous block that `wanted` marks (all when it is empty;
+/// the others get 0), as `search::scan_block` does, when the processor has the
+/// instructions and the probe's codes fit the sectors; else does nothing and says so.
+pub(crate) fn try_scan_block(
+    probe: &ProbeFeature,
+    features: &[u8],
+    wanted: &[bool],
+    out: &mut Vec<f32>,
+) -> bool {
+    let Some(lanes) = probe.sectors.as_ref().filter(|_| available()) else {
+        return false;
+    };
+    let n = features.len() / FEATURE_BYTES;
+    let at = |i: usize| {
+        (wanted.is_empty() || wanted[i])
+            .then(|| &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES])
+    };
+    // SAFETY: the processor has every feature `scan` is compiled for.
+    unsafe { scan(probe, lanes, n, at, out) };
+    true
+}
+
+/// Scores separately stored features, when [`try_scan_block`] would.
+pub(crate) fn try_scan_separate(
+    probe: &ProbeFeature,
+    features: &[&[u8]],
+    out: &mut Vec<f32>,
+) -> bool {
+    let Some(lanes) = probe.sectors.as_ref().filter(|_| available()) else {
+        return false;
+    };
+    // SAFETY: as in `try_scan_block`.
+    unsafe { scan(probe, lanes, features.len(), |i| Some(features[i]), out) };
+    true
+}
+
+/// Templates whose best 8 are taken together, one per vector lane.
+const BATCH: usize = 16;
+/// Features the scan asks the memory for ahead of the one it scores.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Scores `n` features (`feature(i)`; none: score 0) into `out`. Each feature's per-code
+/// values are set aside, and every 16 features the best 8 of each are found at once, one
+/// feature per lane: the insertion of `insert_top`, whose chain of dependent minima and
+/// maxima would otherwise stall every feature.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
+fn scan<'a>(
+    probe: &ProbeFeature,
+    lanes: &SectorLanes,
+    n: usize,
+    feature: impl Fn(usize) -> Option<&'a [u8]>,
+    out: &mut Vec<f32>,
+) {
+    out.clear();
+    out.resize(n, 0.0);
+    let mut values = [[0.0f32; 2 * BATCH]; BATCH];
+    let mut pending = [0usize; BATCH];
+    let mut count = 0;
+    for i in 0..n {
+        // The hardware prefetcher alone left the scan waiting for memory a quarter of
+        // the time: ask for a feature a few ahead, every cache line of it.
+        if let Some(ahead) = (i + PREFETCH_AHEAD < n)
+            .then(|| feature(i + PREFETCH_AHEAD))
+            .flatten()
+        {
+            for line in ahead.chunks(64) {
+                _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+            }
+        }
+        let Some(f) = feature(i) else { continue };
+        let (low, high) = code_values(probe, lanes, f);
+        // SAFETY: each row holds 32 f32; the two unaligned stores write 16 each.
+        unsafe {
+            _mm512_storeu_ps(values[count].as_mut_ptr(), low);
+            _mm512_storeu_ps(values[count].as_mut_ptr().add(16), high);
+        }
+        pending[count] = i;
+        count += 1;
+        if count == BATCH {
+            let means = best_means(probe.count, &values);
+            for t in 0..BATCH {
+                out[pending[t]] = means[t];
+            }
+            count = 0;
+        }
+    }
+    if count > 0 {
+        let means = best_means(probe.count, &values);
+        for t in 0..count {
+            out[pending[t]] = means[t];
+        }
+    }
+}
+
+/// For each row of `values` (one feature's values of its first `codes` probe codes), the
+/// mean of its 8 best: `insert_top` and `mean_of` with one row per lane, the same
+/// operations in the same order, so the same results.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
+fn best_means(codes: usize, values: &[[f32; 2 * BATCH]; BATCH]) -> [f32; BATCH] {
+    let rows = _mm512_setr_epi32(
+        0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 480,
+    );
+    let mut top = [_mm512_setzero_ps(); TOP];
+    for k in 0..codes.min(PROBE_CODES) {
+        // SAFETY: lane t reads values[t][k], inside the array (k < 32).
+        let v = unsafe { _mm512_i32gather_ps::<4>(rows, values.as_ptr().cast::<f32>().add(k)) };
+        // Each place takes the larger of what it holds and the smaller of the value and
+        // what the place above held (places updated from the last, so "held" is the old).
+        for s in (1..TOP).rev() {
+            top[s] = _mm512_max_ps(top[s], _mm512_min_ps(top[s - 1], v));
+        }
+        top[0] = _mm512_max_ps(top[0], v);
+    }
+    let mut sum = _mm512_setzero_ps();
+    for t in top {
+        sum = _mm512_add_ps(sum, t);
+    }
+    let mut means = [0.0f32; BATCH];
+    // SAFETY: `means` holds 16 f32.
+    unsafe {
+        _mm512_storeu_ps(
+            means.as_mut_ptr(),
+            _mm512_div_ps(sum, _mm512_set1_ps(TOP as f32)),
+        )
+    };
+    means
+}
+
+/// One gallery feature's per-probe-code values (the best similarity of each probe code,
+/// times its `1 / √|a|`): codes 0–15, then 16–19 (the other lanes 0).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
+#[inline]
+fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__m512, __m512) {
+    let gallery = &gallery[..FEATURE_BYTES];
+    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    // Each sector's running maximum, lane by lane.
+    let mut best = [_mm512_setzero_ps(); SECTORS];
+    for j in 0..stored {
+        let Some((words, ones)) = usable_code(gallery, j) else {
+            continue;
+        };
+        let gd = gallery[DIRECTIONS_AT + j];
+        let sector = usize::from(gd) / (256 / SECTORS);
+        let start = usize::from(lanes.start[sector]);
+        let mut low = _mm512_setzero_si512();
+        let mut high = _mm512_setzero_si512();
+        for (w, &word) in words.iter().enumerate() {
+            let g = _mm512_set1_epi64(word as i64);
+            // start + 16 ≤ CYCLIC: `SectorLanes::of` picks starts below the probe's count.
+            let lane = &lanes.words[w][start..start + 16];
+            // SAFETY: `lane` holds 16 u64, the two unaligned loads read 8 each.
+            let (a, b) = unsafe {
+                (
+                    _mm512_loadu_si512(lane.as_ptr().cast()),
+                    _mm512_loadu_si512(lane.as_ptr().add(8).cast()),
+                )
+            };
+            low = _mm512_add_epi64(low, _mm512_popcnt_epi64(_mm512_and_si512(a, g)));
+            high = _mm512_add_epi64(high, _mm512_popcnt_epi64(_mm512_and_si512(b, g)));
+        }
+        // Bit counts up to 256 convert to f32 exactly; the product is the portable
+        // version's `common as f32 * ib`, rounded the same.
+        let common = _mm512_insertf32x8::<1>(
+            _mm512_castps256_ps512(_mm512_cvtepu64_ps(low)),
+            _mm512_cvtepu64_ps(high),
+        );
+        // `ones` ≤ 256 (four 64-bit words).
+        let ib = _mm512_set1_ps(probe.inverse_root_of[ones as usize]);
+        let similarity = _mm512_maskz_mul_ps(lanes.window[usize::from(gd)], common, ib);
+        // No value is NaN or negative, so the instruction's maximum is `larger`'s.
+        best[sector] = _mm512_max_ps(best[sector], similarity);
+    }
+    // Back from lanes to probe codes: from each sector, one lane per code it holds (lanes
+    // holding the same code hold the same value).
+    let mut low = _mm512_setzero_ps();
+    let mut high = _mm512_setzero_ps();
+    for (sector, &b) in best.iter().enumerate() {
+        let [(mask_low, index_low), (mask_high, index_high)] = lanes.gather[sector];
+        // SAFETY: 16 u32 each.
+        let (il, ih) = unsafe {
+            (
+                _mm512_loadu_si512(index_low.as_ptr().cast()),
+                _mm512_loadu_si512(index_high.as_ptr().cast()),
+            )
+        };
+        low = _mm512_max_ps(low, _mm512_maskz_permutexvar_ps(mask_low, il, b));
+        high = _mm512_max_ps(high, _mm512_maskz_permutexvar_ps(mask_high, ih, b));
+    }
+    // SAFETY: `inverse_roots` holds 32 f32 (codes past the count 0).
+    let (rl, rh) = unsafe {
+        (
+            _mm512_loadu_ps(lanes.inverse_roots.as_ptr()),
+            _mm512_loadu_ps(lanes.inverse_roots.as_ptr().add(16)),
+        )
+    };
+    (_mm512_mul_ps(low, rl), _mm512_mul_ps(high, rh))
+}
