@@ -181,9 +181,11 @@ const CYCLIC: usize = PROBE_CODES + SECTOR_LANES;
 /// holds no more than 16 codes (else the probe is scanned the general way).
 #[derive(Debug, Clone)]
 struct SectorLanes {
-    /// Lane j holds the probe code of direction rank `j mod count`, word by word.
-    words: [[u64; CYCLIC]; CODE_WORDS],
-    /// The probe code (index into `ProbeFeature::inverse_roots`) lane j holds.
+    /// Each sector's 16 lanes, word by word (cyclic lanes `start..start + 16`), aligned so
+    /// that each vector load reads one cache line.
+    words: [SectorWords; SECTORS],
+    /// The probe code (index into `ProbeFeature::inverse_roots`) cyclic lane j holds: the
+    /// code of direction rank `j mod count`.
     code: [u8; CYCLIC],
     /// Each sector's first lane.
     start: [u8; SECTORS],
@@ -196,6 +198,11 @@ struct SectorLanes {
     /// `ProbeFeature::inverse_roots`, padded with 0 to 32.
     inverse_roots: [f32; 32],
 }
+
+/// One sector's probe codes, word by word, 16 lanes each.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct SectorWords([[u64; SECTOR_LANES]; CODE_WORDS]);
 
 /// Whether probe code direction `probe` and gallery code direction `gallery` lie close
 /// enough for their codes to be compared.
@@ -214,7 +221,7 @@ impl SectorLanes {
         let mut rank: Vec<usize> = (0..n).collect();
         rank.sort_by_key(|&k| (p.lane_directions[k], k));
         let mut s = Self {
-            words: [[0; CYCLIC]; CODE_WORDS],
+            words: [SectorWords([[0; SECTOR_LANES]; CODE_WORDS]); SECTORS],
             code: [0; CYCLIC],
             start: [0; SECTORS],
             window: [0; 256],
@@ -223,11 +230,7 @@ impl SectorLanes {
         };
         s.inverse_roots[..n].copy_from_slice(&p.inverse_roots[..n]);
         for j in 0..CYCLIC {
-            let k = rank[j % n];
-            s.code[j] = k as u8;
-            for w in 0..CODE_WORDS {
-                s.words[w][j] = p.lane_words[w][k];
-            }
+            s.code[j] = rank[j % n] as u8;
         }
         let width = 256 / SECTORS;
         for sector in 0..SECTORS {
@@ -244,6 +247,9 @@ impl SectorLanes {
             s.start[sector] = start as u8;
             for l in (0..SECTOR_LANES).rev() {
                 let k = usize::from(s.code[start + l]);
+                for w in 0..CODE_WORDS {
+                    s.words[sector].0[w][l] = p.lane_words[w][k];
+                }
                 let (mask, index) = &mut s.gather[sector][k / 16];
                 *mask |= 1 << (k % 16);
                 index[k % 16] = l as u32;

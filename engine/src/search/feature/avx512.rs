@@ -171,18 +171,18 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
         };
         let gd = gallery[DIRECTIONS_AT + j];
         let sector = usize::from(gd) / (256 / SECTORS);
-        let start = usize::from(lanes.start[sector]);
+        let sector_words = &lanes.words[sector].0;
         let mut low = _mm512_setzero_si512();
         let mut high = _mm512_setzero_si512();
         for (w, &word) in words.iter().enumerate() {
             let g = _mm512_set1_epi64(word as i64);
-            // start + 16 ≤ CYCLIC: `SectorLanes::of` picks starts below the probe's count.
-            let lane = &lanes.words[w][start..start + 16];
-            // SAFETY: `lane` holds 16 u64, the two unaligned loads read 8 each.
+            let lane = &sector_words[w];
+            // SAFETY: `lane` holds 16 u64 aligned to 64 bytes (`SectorWords`); the two
+            // aligned loads read 8 each.
             let (a, b) = unsafe {
                 (
-                    _mm512_loadu_si512(lane.as_ptr().cast()),
-                    _mm512_loadu_si512(lane.as_ptr().add(8).cast()),
+                    _mm512_load_si512(lane.as_ptr().cast()),
+                    _mm512_load_si512(lane.as_ptr().add(8).cast()),
                 )
             };
             low = _mm512_add_epi64(low, _mm512_popcnt_epi64(_mm512_and_si512(a, g)));
