@@ -190,10 +190,11 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
         }
         // Bit counts up to 256 convert to f32 exactly; the product is the portable
         // version's `common as f32 * ib`, rounded the same.
-        let common = _mm512_insertf32x8::<1>(
-            _mm512_castps256_ps512(_mm512_cvtepu64_ps(low)),
-            _mm512_cvtepu64_ps(high),
-        );
+        let common = _mm512_cvtepu32_ps(_mm512_permutex2var_epi32(
+            low,
+            _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+            high,
+        ));
         // `ones` ≤ 256 (four 64-bit words).
         let ib = _mm512_set1_ps(probe.inverse_root_of[ones as usize]);
         let similarity = _mm512_maskz_mul_ps(lanes.window[usize::from(gd)], common, ib);
