@@ -777,7 +777,7 @@ mod tests {
             let block: Vec<u8> = features.iter().flatten().copied().collect();
             let mut fast = Vec::new();
             let wanted: Vec<bool> = (0..features.len()).map(|i| i % 7 != 3).collect();
-            if !avx512::try_scan_block(&probe, &block, &wanted, &mut fast) {
+            if !avx512::try_scan_block(&probe, &block, &wanted, f32::NEG_INFINITY, &mut fast) {
                 continue;
             }
             arranged += 1;
@@ -788,6 +788,26 @@ mod tests {
                     "probe of {} codes, feature {i}",
                     probe.count
                 );
+            }
+            // With a bar (the median score): the features that reach it keep their exact
+            // scores, the others get values below it.
+            let mut sorted = fast.clone();
+            sorted.sort_by(f32::total_cmp);
+            let bar = sorted[sorted.len() / 2];
+            let mut barred = Vec::new();
+            assert!(avx512::try_scan_block(
+                &probe,
+                &block,
+                &wanted,
+                bar,
+                &mut barred
+            ));
+            for (i, (&exact, &got)) in fast.iter().zip(&barred).enumerate() {
+                if exact >= bar {
+                    assert_eq!(got, exact, "feature {i} reaches the bar");
+                } else {
+                    assert!(got < bar, "feature {i}: {got} is not below the bar {bar}");
+                }
             }
             let separate: Vec<&[u8]> = features.iter().map(|f| &f[..]).collect();
             assert!(avx512::try_scan_separate(&probe, &separate, &mut fast));

@@ -197,7 +197,7 @@ fn scan_into(probe: &ProbeFeature, features: &[u8], wanted: &[bool], out: &mut V
 /// time (through the private `scan_block_where`); integer bit counts and IEEE-rounded f32
 /// arithmetic in a fixed order make every version's results identical.
 pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
-    scan_block_where(probe, features, &[], out)
+    scan_block_where(probe, features, &[], f32::NEG_INFINITY, out)
 }
 
 /// [`scan_block`] for the entries `wanted` marks only (one flag per feature; empty: all):
@@ -206,9 +206,18 @@ pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
 /// searched with a probe of known position is scanned about ten times faster this way.
 /// The AVX-512 scan where the processor and the probe allow it, else the compiled
 /// versions of the portable one.
-fn scan_block_where(probe: &ProbeFeature, features: &[u8], wanted: &[bool], out: &mut Vec<f32>) {
+///
+/// An entry whose score cannot reach `bar` may get a value below the bar instead (the
+/// AVX-512 scan does not finish those; ranking the others is all the caller needs).
+fn scan_block_where(
+    probe: &ProbeFeature,
+    features: &[u8],
+    wanted: &[bool],
+    bar: f32,
+    out: &mut Vec<f32>,
+) {
     #[cfg(target_arch = "x86_64")]
-    if feature::avx512::try_scan_block(probe, features, wanted, out) {
+    if feature::avx512::try_scan_block(probe, features, wanted, bar, out) {
         return;
     }
     scan_block_portable(probe, features, wanted, out)
@@ -361,6 +370,7 @@ fn segment_hits(
                     probe,
                     &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
                     &mask,
+                    best.bar,
                     &mut scores,
                 );
                 for (i, &score) in scores.iter().enumerate() {

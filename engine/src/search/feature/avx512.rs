@@ -31,10 +31,15 @@ pub(crate) fn available() -> bool {
 /// Scores the features of a contiguous block that `wanted` marks (all when it is empty;
 /// the others get 0), as `search::scan_block` does, when the processor has the
 /// instructions and the probe's codes fit the sectors; else does nothing and says so.
+///
+/// A feature whose score cannot reach `bar` (its best per-code value, which no mean of 8
+/// exceeds, is below it) may get that value instead of its score: the best 8 are not
+/// worked out for features that cannot make the shortlist.
 pub(crate) fn try_scan_block(
     probe: &ProbeFeature,
     features: &[u8],
     wanted: &[bool],
+    bar: f32,
     out: &mut Vec<f32>,
 ) -> bool {
     let Some(lanes) = probe.sectors.as_ref().filter(|_| available()) else {
@@ -46,7 +51,7 @@ pub(crate) fn try_scan_block(
             .then(|| &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES])
     };
     // SAFETY: the processor has every feature `scan` is compiled for.
-    unsafe { scan(probe, lanes, n, at, out) };
+    unsafe { scan(probe, lanes, n, at, bar, out) };
     true
 }
 
@@ -60,7 +65,16 @@ pub(crate) fn try_scan_separate(
         return false;
     };
     // SAFETY: as in `try_scan_block`.
-    unsafe { scan(probe, lanes, features.len(), |i| Some(features[i]), out) };
+    unsafe {
+        scan(
+            probe,
+            lanes,
+            features.len(),
+            |i| Some(features[i]),
+            f32::NEG_INFINITY,
+            out,
+        )
+    };
     true
 }
 
@@ -69,7 +83,8 @@ const BATCH: usize = 16;
 /// Features the scan asks the memory for ahead of the one it scores.
 const PREFETCH_AHEAD: usize = 8;
 
-/// Scores `n` features (`feature(i)`; none: score 0) into `out`. Each feature's per-code
+/// Scores `n` features (`feature(i)`; none: score 0) into `out`, those that cannot reach
+/// `bar` perhaps with a value below it (see [`try_scan_block`]). Each feature's per-code
 /// values are set aside, and every 16 features the best 8 of each are found at once, one
 /// feature per lane: the insertion of `insert_top`, whose chain of dependent minima and
 /// maxima would otherwise stall every feature.
@@ -79,6 +94,7 @@ fn scan<'a>(
     lanes: &SectorLanes,
     n: usize,
     feature: impl Fn(usize) -> Option<&'a [u8]>,
+    bar: f32,
     out: &mut Vec<f32>,
 ) {
     out.clear();
@@ -99,6 +115,11 @@ fn scan<'a>(
         }
         let Some(f) = feature(i) else { continue };
         let (low, high) = code_values(probe, lanes, f);
+        let most = _mm512_reduce_max_ps(_mm512_max_ps(low, high));
+        if most < bar {
+            out[i] = most;
+            continue;
+        }
         // SAFETY: each row holds 32 f32; the two unaligned stores write 16 each.
         unsafe {
             _mm512_storeu_ps(values[count].as_mut_ptr(), low);
