@@ -3,8 +3,10 @@
 //! Stage 1 scans the fixed-size feature of every live template ([`feature`], 1 KB of
 //! cylinder codes) — contiguous in the memory-mapped segments — with AND, POPCNT and f32
 //! maxima, in parallel over blocks of entries (rayon), compiled for AVX2, AVX-512, NEON and
-//! the baseline with runtime dispatch; every build computes the same values, so the results
-//! are identical. Its best are re-ranked geometrically; stage 2 runs the 1:1 matcher on
+//! the baseline with runtime dispatch, plus a kernel written for AVX-512 that compares
+//! each gallery code with the probe codes of its direction sector only
+//! (`feature::avx512`); every build computes the same values, so the results are
+//! identical. Its best are re-ranked geometrically; stage 2 runs the 1:1 matcher on
 //! the best few hundred and returns calibrated scores, fused per subject over the probe's
 //! fingers.
 
