@@ -1124,7 +1124,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         100.0 * r.bandwidth_fraction
     );
     println!(
-        "  (median of {} mated probes: {} fit the AVX-512 sector scan, median {:.1} ms; {} the general way, median {:.1} ms)",
+        "  (median of {} mated probes: {} fit the AVX-512 sectors, median {:.1} ms; {} do not, median {:.1} ms)",
         r.stage1_sectors.0 + r.stage1_general.0,
         r.stage1_sectors.0,
         r.stage1_sectors.1,

@@ -1,7 +1,8 @@
 //! The stage-1 scan written with AVX-512 intrinsics, for the x86-64 processors that have
 //! AVX-512 F, BW, VL, DQ and VPOPCNTDQ. It computes [`super::score`]'s value exactly (the
 //! dispatch tests compare the two on every build) but meets each gallery code with 16 probe
-//! codes instead of 24 lanes: those of its direction sector ([`super::SectorLanes`]).
+//! codes instead of 24 lanes: those of its direction sector ([`super::SectorLanes`]), or,
+//! for a probe whose codes do not fit the sectors, with all 24 lanes.
 //! Written out rather than left to the compiler's vectoriser, which split the 24-lane loop
 //! into pieces of 1, 2, 4 and 8 lanes whenever a constant changed.
 
@@ -30,7 +31,8 @@ pub(crate) fn available() -> bool {
 
 /// Scores the features of a contiguous block that `wanted` marks (all when it is empty;
 /// the others get 0), as `search::scan_block` does, when the processor has the
-/// instructions and the probe's codes fit the sectors; else does nothing and says so.
+/// instructions (else does nothing and says so): in sectors where the probe's codes fit
+/// them, else all 24 lanes against every gallery code.
 ///
 /// A feature whose score cannot reach `bar` (its best per-code value, which no mean of 8
 /// exceeds, is below it) may get that value instead of its score: the best 8 are not
@@ -42,9 +44,10 @@ pub(crate) fn try_scan_block(
     bar: f32,
     out: &mut Vec<f32>,
 ) -> bool {
-    let Some(lanes) = probe.sectors.as_ref().filter(|_| available()) else {
+    if !available() {
         return false;
-    };
+    }
+    let lanes = probe.sectors.as_ref();
     let n = features.len() / FEATURE_BYTES;
     let at = |i: usize| {
         (wanted.is_empty() || wanted[i])
@@ -61,9 +64,10 @@ pub(crate) fn try_scan_separate(
     features: &[&[u8]],
     out: &mut Vec<f32>,
 ) -> bool {
-    let Some(lanes) = probe.sectors.as_ref().filter(|_| available()) else {
+    if !available() {
         return false;
-    };
+    }
+    let lanes = probe.sectors.as_ref();
     // SAFETY: as in `try_scan_block`.
     unsafe {
         scan(
@@ -91,7 +95,7 @@ const PREFETCH_AHEAD: usize = 8;
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
 fn scan<'a>(
     probe: &ProbeFeature,
-    lanes: &SectorLanes,
+    lanes: Option<&SectorLanes>,
     n: usize,
     feature: impl Fn(usize) -> Option<&'a [u8]>,
     bar: f32,
@@ -114,7 +118,11 @@ fn scan<'a>(
             }
         }
         let Some(f) = feature(i) else { continue };
-        let (low, high) = code_values(probe, lanes, f);
+        // The same branch for every feature of a probe: predicted.
+        let (low, high) = match lanes {
+            Some(lanes) => code_values(probe, lanes, f),
+            None => code_values_all_lanes(probe, f),
+        };
         let most = _mm512_reduce_max_ps(_mm512_max_ps(low, high));
         if most < bar {
             out[i] = most;
@@ -241,9 +249,65 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
     // SAFETY: `inverse_roots` holds 32 f32 (codes past the count 0).
     let (rl, rh) = unsafe {
         (
-            _mm512_loadu_ps(lanes.inverse_roots.as_ptr()),
-            _mm512_loadu_ps(lanes.inverse_roots.as_ptr().add(16)),
+            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr()),
+            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr().add(16)),
         )
     };
     (_mm512_mul_ps(low, rl), _mm512_mul_ps(high, rh))
+}
+
+/// [`code_values`] for a probe whose codes do not fit the sectors: each gallery code meets
+/// all 24 lanes (lane k: probe code k), and each lane keeps its running maximum in a
+/// register.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
+#[inline]
+fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m512) {
+    let gallery = &gallery[..FEATURE_BYTES];
+    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let lanes = &probe.lane_words.0;
+    let mut low_best = _mm512_setzero_ps();
+    let mut high_best = _mm256_setzero_ps();
+    for j in 0..stored {
+        let Some((words, ones)) = usable_code(gallery, j) else {
+            continue;
+        };
+        let mut counts = [_mm512_setzero_si512(); 3];
+        for (w, &word) in words.iter().enumerate() {
+            let g = _mm512_set1_epi64(word as i64);
+            for (group, count) in counts.iter_mut().enumerate() {
+                // SAFETY: lanes 8·group .. 8·group + 8 of the 24, aligned to 64 bytes
+                // (`LaneWords`).
+                let a = unsafe { _mm512_load_si512(lanes[w][8 * group..].as_ptr().cast()) };
+                *count = _mm512_add_epi64(*count, _mm512_popcnt_epi64(_mm512_and_si512(a, g)));
+            }
+        }
+        // Exact conversions of counts up to 256, as in `code_values`.
+        let low = _mm512_cvtepu32_ps(_mm512_permutex2var_epi32(
+            counts[0],
+            _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+            counts[1],
+        ));
+        let high = _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(counts[2]));
+        let window = probe.window_lanes[usize::from(gallery[DIRECTIONS_AT + j])];
+        let ib = probe.inverse_root_of[ones as usize];
+        low_best = _mm512_max_ps(
+            low_best,
+            _mm512_maskz_mul_ps(window as __mmask16, low, _mm512_set1_ps(ib)),
+        );
+        high_best = _mm256_max_ps(
+            high_best,
+            _mm256_maskz_mul_ps((window >> 16) as __mmask8, high, _mm256_set1_ps(ib)),
+        );
+    }
+    // SAFETY: `inverse_roots` holds 32 f32 (codes past the count 0).
+    let (rl, rh) = unsafe {
+        (
+            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr()),
+            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr().add(16)),
+        )
+    };
+    (
+        _mm512_mul_ps(low_best, rl),
+        _mm512_mul_ps(_mm512_castps256_ps512(high_best), rh),
+    )
 }
