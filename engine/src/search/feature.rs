@@ -415,8 +415,7 @@ fn similarities(probe: &ProbeFeature, i: usize, g: &GalleryCodes) -> [f32; SLOTS
     }
     let mut allowed = [0.0f32; SLOTS];
     for j in 0..SLOTS {
-        let turn = (pd.wrapping_sub(g.directions[j]) as i8).unsigned_abs();
-        allowed[j] = f32::from(u8::from(g.usable[j] & (turn <= MAX_DIRECTION_UNITS)));
+        allowed[j] = f32::from(u8::from(g.usable[j] & within_window(pd, g.directions[j])));
     }
     // Cosines lie in [0, 1] (|a ∧ b| ≤ √(|a| |b|)), so multiplying by the 0/1 mask is the
     // selection.
