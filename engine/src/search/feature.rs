@@ -183,6 +183,7 @@ const CYCLIC: usize = PROBE_CODES + SECTOR_LANES;
 /// cyclically, that arc is 16 consecutive lanes from a start fixed per sector, when it
 /// holds no more than 16 codes (else each gallery code meets all 24 lanes).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 scan only
 struct SectorLanes {
     /// Each sector's 16 lanes, word by word (cyclic lanes `start..start + 16`), aligned so
     /// that each vector load reads one cache line.
@@ -203,6 +204,7 @@ struct SectorLanes {
 /// One sector's probe codes, word by word, 16 lanes each.
 #[derive(Debug, Clone, Copy)]
 #[repr(align(64))]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 scan only
 struct SectorWords([[u64; SECTOR_LANES]; CODE_WORDS]);
 
 /// Whether probe code direction `probe` and gallery code direction `gallery` lie close
