@@ -136,18 +136,28 @@ fn scan<'a>(
         pending[count] = i;
         count += 1;
         if count == BATCH {
-            let means = best_means(probe.count, &values);
-            for t in 0..BATCH {
-                out[pending[t]] = means[t];
-            }
+            write_means(probe.count, &values, &pending, out);
             count = 0;
         }
     }
-    if count > 0 {
-        let means = best_means(probe.count, &values);
-        for t in 0..count {
-            out[pending[t]] = means[t];
-        }
+    write_means(probe.count, &values, &pending[..count], out);
+}
+
+/// The means of the best 8 of the first `pending.len()` rows of `values`, written where
+/// `pending` says.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
+fn write_means(
+    codes: usize,
+    values: &[[f32; 2 * BATCH]; BATCH],
+    pending: &[usize],
+    out: &mut [f32],
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let means = best_means(codes, values);
+    for (&i, &mean) in pending.iter().zip(&means) {
+        out[i] = mean;
     }
 }
 
