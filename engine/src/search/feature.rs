@@ -144,16 +144,14 @@ pub fn feature(template: &Template) -> [u8; FEATURE_BYTES] {
 /// A probe feature unpacked for scanning.
 #[derive(Debug, Clone)]
 pub struct ProbeFeature {
-    /// 1 / √(set bits) per code.
-    inverse_roots: [f32; PROBE_CODES],
+    /// 1 / √(set bits) per code; 0 past the count, up to 32 (two vectors of the AVX-512
+    /// scan).
+    inverse_roots: [f32; 32],
     positions: [(f32, f32); PROBE_CODES],
     count: usize,
     /// The codes word by word, one code per lane (unused lanes 0), so that one gallery
     /// code meets all of them in vector lanes in [`score`].
     lane_words: LaneWords,
-    /// `inverse_roots` padded with 0 to 32 (two vectors).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    padded_inverse_roots: [f32; 32],
     /// Their minutiae's directions, lane by lane.
     lane_directions: [u8; PROBE_LANES],
     /// [`inverse_root`] of every possible count of set bits, so that the scan looks up
@@ -185,14 +183,10 @@ const CYCLIC: usize = PROBE_CODES + SECTOR_LANES;
 #[derive(Debug, Clone)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 scan only
 struct SectorLanes {
-    /// Each sector's 16 lanes, word by word (cyclic lanes `start..start + 16`), aligned so
-    /// that each vector load reads one cache line.
+    /// Each sector's 16 lanes, word by word, aligned so that each vector load reads one
+    /// cache line. Cyclic lane j holds the probe code of direction rank `j mod count`;
+    /// a sector's lanes are the cyclic lanes from its start.
     words: [SectorWords; SECTORS],
-    /// The probe code (index into `ProbeFeature::inverse_roots`) cyclic lane j holds: the
-    /// code of direction rank `j mod count`.
-    code: [u8; CYCLIC],
-    /// Each sector's first lane.
-    start: [u8; SECTORS],
     /// For each gallery code direction, which of its sector's 16 lanes hold a probe code
     /// within `MAX_DIRECTION_UNITS` of it (bit l: lane start + l).
     window: [u16; 256],
@@ -225,16 +219,14 @@ impl SectorLanes {
         rank.sort_by_key(|&k| (p.lane_directions[k], k));
         let mut s = Self {
             words: [SectorWords([[0; SECTOR_LANES]; CODE_WORDS]); SECTORS],
-            code: [0; CYCLIC],
-            start: [0; SECTORS],
             window: [0; 256],
             gather: [[(0, [0; 16]); 2]; SECTORS],
         };
-        for j in 0..CYCLIC {
-            s.code[j] = rank[j % n] as u8;
-        }
+        // The probe code each cyclic lane holds, and each sector's first lane.
+        let code: [usize; CYCLIC] = std::array::from_fn(|j| rank[j % n]);
+        let mut starts = [0usize; SECTORS];
         let width = 256 / SECTORS;
-        for sector in 0..SECTORS {
+        for (sector, sector_start) in starts.iter_mut().enumerate() {
             // The ranks a gallery code of this sector may be compared with...
             let needed: Vec<usize> = (0..n)
                 .filter(|&r| {
@@ -245,9 +237,9 @@ impl SectorLanes {
             // ...all within 16 lanes of one start (cyclically).
             let start =
                 (0..n).find(|&st| needed.iter().all(|&r| (r + n - st) % n < SECTOR_LANES))?;
-            s.start[sector] = start as u8;
+            *sector_start = start;
             for l in (0..SECTOR_LANES).rev() {
-                let k = usize::from(s.code[start + l]);
+                let k = code[start + l];
                 for w in 0..CODE_WORDS {
                     s.words[sector].0[w][l] = p.lane_words.0[w][k];
                 }
@@ -257,9 +249,9 @@ impl SectorLanes {
             }
         }
         for gd in 0..256usize {
-            let st = usize::from(s.start[gd / width]);
+            let st = starts[gd / width];
             for l in 0..SECTOR_LANES {
-                let k = usize::from(s.code[st + l]);
+                let k = code[st + l];
                 if within_window(p.lane_directions[k], gd as u8) {
                     s.window[gd] |= 1 << l;
                 }
@@ -296,11 +288,10 @@ impl ProbeFeature {
     /// Unpacks a probe feature: its most central codes that hold enough set bits.
     pub fn new(bytes: &[u8; FEATURE_BYTES]) -> Self {
         let mut p = Self {
-            inverse_roots: [0.0; PROBE_CODES],
+            inverse_roots: [0.0; 32],
             positions: [(0.0, 0.0); PROBE_CODES],
             count: 0,
             lane_words: LaneWords([[0; PROBE_LANES]; CODE_WORDS]),
-            padded_inverse_roots: [0.0; 32],
             lane_directions: [0; PROBE_LANES],
             inverse_root_of: std::array::from_fn(|ones| inverse_root(ones as u32)),
             window_lanes: [0; 256],
@@ -332,7 +323,6 @@ impl ProbeFeature {
                 }
             }
         }
-        p.padded_inverse_roots[..p.count].copy_from_slice(&p.inverse_roots[..p.count]);
         p.sectors = SectorLanes::of(&p);
         p
     }

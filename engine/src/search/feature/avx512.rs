@@ -256,11 +256,18 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
         low = _mm512_max_ps(low, _mm512_maskz_permutexvar_ps(mask_low, il, b));
         high = _mm512_max_ps(high, _mm512_maskz_permutexvar_ps(mask_high, ih, b));
     }
+    with_inverse_roots(probe, low, high)
+}
+
+/// Codes 0–15 and 16–31's best similarities times their `1 / √|a|`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
+#[inline]
+fn with_inverse_roots(probe: &ProbeFeature, low: __m512, high: __m512) -> (__m512, __m512) {
     // SAFETY: `inverse_roots` holds 32 f32 (codes past the count 0).
     let (rl, rh) = unsafe {
         (
-            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr()),
-            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr().add(16)),
+            _mm512_loadu_ps(probe.inverse_roots.as_ptr()),
+            _mm512_loadu_ps(probe.inverse_roots.as_ptr().add(16)),
         )
     };
     (_mm512_mul_ps(low, rl), _mm512_mul_ps(high, rh))
@@ -309,15 +316,6 @@ fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m51
             _mm256_maskz_mul_ps((window >> 16) as __mmask8, high, _mm256_set1_ps(ib)),
         );
     }
-    // SAFETY: `inverse_roots` holds 32 f32 (codes past the count 0).
-    let (rl, rh) = unsafe {
-        (
-            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr()),
-            _mm512_loadu_ps(probe.padded_inverse_roots.as_ptr().add(16)),
-        )
-    };
-    (
-        _mm512_mul_ps(low_best, rl),
-        _mm512_mul_ps(_mm512_castps256_ps512(high_best), rh),
-    )
+    // Lanes 24–31 zero, not undefined: the scan takes the maximum over every lane.
+    with_inverse_roots(probe, low_best, _mm512_zextps256_ps512(high_best))
 }
