@@ -875,6 +875,8 @@ struct IdentifyReport {
     p50_ms: f64,
     p99_ms: f64,
     stage1_ms: f64,
+    /// The stage-1 kernel this processor ran (`search::scan_kernel`).
+    scan_kernel: &'static str,
     /// Probes (count, median stage-1 ms) scanned the general way and in sectors.
     stage1_general: (usize, f64),
     stage1_sectors: (usize, f64),
@@ -1059,6 +1061,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         p50_ms: p50,
         p99_ms: daktilo_bench::identify::percentile(&latencies, 99.0),
         stage1_ms,
+        scan_kernel: search::scan_kernel(),
         stage1_general: stage1_kinds[0],
         stage1_sectors: stage1_kinds[1],
         bandwidth_gb_s: bandwidth / 1e9,
@@ -1123,14 +1126,22 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         r.bandwidth_gb_s,
         100.0 * r.bandwidth_fraction
     );
-    println!(
-        "  (median of {} mated probes: {} fit the AVX-512 sectors, median {:.1} ms; {} do not, median {:.1} ms)",
-        r.stage1_sectors.0 + r.stage1_general.0,
-        r.stage1_sectors.0,
-        r.stage1_sectors.1,
-        r.stage1_general.0,
-        r.stage1_general.1
-    );
+    if search::scan_kernel() == "AVX-512 sectors" {
+        println!(
+            "  (median of {} mated probes: {} fit the AVX-512 sectors, median {:.1} ms; {} do not, median {:.1} ms)",
+            r.stage1_sectors.0 + r.stage1_general.0,
+            r.stage1_sectors.0,
+            r.stage1_sectors.1,
+            r.stage1_general.0,
+            r.stage1_general.1
+        );
+    } else {
+        println!(
+            "  (median of {} mated probes; scan kernel: {})",
+            r.stage1_sectors.0 + r.stage1_general.0,
+            search::scan_kernel()
+        );
+    }
     println!(
         "resident memory per template {:.0} bytes (stage-1 feature {} bytes)",
         r.bytes_per_template, r.stage1_bytes_per_template

@@ -252,6 +252,22 @@ fn scan_separate(probe: &ProbeFeature, features: &[&[u8]], out: &mut Vec<f32>) {
     scan_separate_portable(probe, features, out)
 }
 
+/// Which stage-1 kernel this processor runs: "AVX-512 sectors" (AVX-512 with VPOPCNTQ;
+/// probes whose codes do not fit the sectors take its all-lanes kernel), "AVX2 direction
+/// runs", or "portable" (the compiler's builds for the other instruction sets).
+pub fn scan_kernel() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if feature::avx512::available() {
+            return "AVX-512 sectors";
+        }
+        if feature::avx2::available() {
+            return "AVX2 direction runs";
+        }
+    }
+    "portable"
+}
+
 /// The same scan without dispatch (the baseline build), for checking that dispatch
 /// changes nothing.
 pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
