@@ -198,14 +198,18 @@ const _: () = assert!(RANKED_SLOTS >= PROBE_CODES - 1 + 8 * PROBE_CODES.div_ceil
 struct Quad([u64; 4]);
 
 impl Ranked {
-    fn of(p: &ProbeFeature) -> Self {
-        let n = p.count;
-        let mut r = Self {
+    fn empty() -> Self {
+        Self {
             words: [[0; CODE_WORDS]; 2 * PROBE_CODES],
             code: [0; 2 * PROBE_CODES],
             runs: [(0, 0); 256],
             strided: Box::new([[Quad::default(); RANKED_SLOTS]; CODE_WORDS]),
-        };
+        }
+    }
+
+    fn of(p: &ProbeFeature) -> Self {
+        let n = p.count;
+        let mut r = Self::empty();
         if n == 0 {
             return r;
         }
@@ -292,8 +296,8 @@ impl SectorLanes {
         if n == 0 {
             return None;
         }
-        let mut rank: Vec<usize> = (0..n).collect();
-        rank.sort_by_key(|&k| (p.lane_directions[k], k));
+        // The probe codes in order of direction (`Ranked`'s order).
+        let rank: Vec<usize> = p.ranked.code[..n].iter().map(|&k| usize::from(k)).collect();
         let mut s = Self {
             words: [SectorWords([[0; SECTOR_LANES]; CODE_WORDS]); SECTORS],
             window: [0; 256],
@@ -373,12 +377,7 @@ impl ProbeFeature {
             inverse_root_of: std::array::from_fn(|ones| inverse_root(ones as u32)),
             window_lanes: [0; 256],
             sectors: None,
-            ranked: Ranked {
-                words: [[0; CODE_WORDS]; 2 * PROBE_CODES],
-                code: [0; 2 * PROBE_CODES],
-                runs: [(0, 0); 256],
-                strided: Box::new([[Quad::default(); RANKED_SLOTS]; CODE_WORDS]),
-            },
+            ranked: Ranked::empty(),
         };
         let stored = usize::from(bytes[COUNT_AT]).min(CODES);
         for slot in 0..stored {
@@ -406,8 +405,8 @@ impl ProbeFeature {
                 }
             }
         }
-        p.sectors = SectorLanes::of(&p);
         p.ranked = Ranked::of(&p);
+        p.sectors = SectorLanes::of(&p);
         p
     }
 }
@@ -665,11 +664,18 @@ pub fn score_by_direction(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
             *b = larger(*b, common as f32 * ib);
         }
     }
-    // Ranks r and r + count hold the same probe code.
+    mean_of_ranks(probe, &best)
+}
+
+/// The score from the best similarity of each cyclic rank (`best[r]`, before the probe
+/// factor): as in [`score`], the mean of the 8 best of each probe code's best times its
+/// `1 / √|a|` — ranks `r` and `r + count` hold the same probe code.
+#[inline(always)]
+fn mean_of_ranks(probe: &ProbeFeature, best: &[f32]) -> f32 {
     let n = probe.count;
     let mut top = [0.0f32; TOP];
     for r in 0..n {
-        let k = usize::from(ranked.code[r]);
+        let k = usize::from(probe.ranked.code[r]);
         insert_top(
             &mut top,
             larger(best[r], best[r + n]) * probe.inverse_roots[k],

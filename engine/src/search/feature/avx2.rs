@@ -15,8 +15,8 @@ use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
 use super::{
-    CODE_WORDS, CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, ProbeFeature, RANKED_SLOTS, TOP,
-    insert_top, larger, mean_of, usable_code,
+    CODE_WORDS, CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, ProbeFeature, RANKED_SLOTS,
+    mean_of_ranks, usable_code,
 };
 
 /// Whether this processor runs the AVX2 scan (checked once).
@@ -156,15 +156,5 @@ fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
             }
         }
     }
-    // Ranks r and r + count hold the same probe code; as in `score_by_direction`.
-    let n = probe.count;
-    let mut top = [0.0f32; TOP];
-    for r in 0..n {
-        let k = usize::from(ranked.code[r]);
-        insert_top(
-            &mut top,
-            larger(best.0[r], best.0[r + n]) * probe.inverse_roots[k],
-        );
-    }
-    mean_of(&top)
+    mean_of_ranks(probe, &best.0)
 }
