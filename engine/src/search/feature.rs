@@ -182,15 +182,29 @@ struct Ranked {
     runs: [(u8, u8); 256],
     /// For the AVX2 scan: word `w` of ranks `r`, `r + 2`, `r + 4` and `r + 6` together
     /// (ranks past the cyclic ones 0), so that two loads, from `r` and `r + 1`, hold
-    /// eight consecutive ranks whose counts interleave back into rank order.
+    /// eight consecutive ranks whose counts interleave back into rank order; each as its
+    /// low nibbles and its high nibbles shifted down (`[0]` and `[1]`), the halves the
+    /// scan's table counts.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    strided: Box<[[Quad; RANKED_SLOTS]; CODE_WORDS]>,
+    strided: Box<[[[Quad; 2]; RANKED_SLOTS]; CODE_WORDS]>,
 }
 
 /// Ranks an AVX2 run reads at most: a start below 20 and three blocks of eight, plus the
 /// stride of a block's odd half.
 const RANKED_SLOTS: usize = 48;
 const _: () = assert!(RANKED_SLOTS >= PROBE_CODES - 1 + 8 * PROBE_CODES.div_ceil(8));
+
+/// The low nibble of each byte of `word`.
+#[inline(always)]
+fn low_nibbles(word: u64) -> u64 {
+    word & 0x0f0f_0f0f_0f0f_0f0f
+}
+
+/// The high nibble of each byte of `word`, moved to the low one.
+#[inline(always)]
+fn high_nibbles(word: u64) -> u64 {
+    (word >> 4) & 0x0f0f_0f0f_0f0f_0f0f
+}
 
 /// Four 64-bit words of one vector.
 #[derive(Debug, Clone, Copy, Default)]
@@ -203,7 +217,7 @@ impl Ranked {
             words: [[0; CODE_WORDS]; 2 * PROBE_CODES],
             code: [0; 2 * PROBE_CODES],
             runs: [(0, 0); 256],
-            strided: Box::new([[Quad::default(); RANKED_SLOTS]; CODE_WORDS]),
+            strided: Box::new([[[Quad::default(); 2]; RANKED_SLOTS]; CODE_WORDS]),
         }
     }
 
@@ -237,10 +251,14 @@ impl Ranked {
         }
         for w in 0..CODE_WORDS {
             for at in 0..RANKED_SLOTS {
-                r.strided[w][at] = Quad(std::array::from_fn(|i| {
+                let word = |i: usize| {
                     let j = at + 2 * i;
                     if j < 2 * n { r.words[j][w] } else { 0 }
-                }));
+                };
+                r.strided[w][at] = [
+                    Quad(std::array::from_fn(|i| low_nibbles(word(i)))),
+                    Quad(std::array::from_fn(|i| high_nibbles(word(i)))),
+                ];
             }
         }
         r

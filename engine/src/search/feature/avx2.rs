@@ -2,8 +2,11 @@
 //! bit count. It computes [`super::score`]'s value exactly (tested against it) the way
 //! [`super::score_by_direction`] does — each gallery code meets only the probe codes within
 //! the direction window, a run of consecutive direction ranks — but eight ranks per vector
-//! operation: bits counted four at a time with a 16-entry table (`VPSHUFB`), the byte
-//! counts of a code's four words added, then summed per 64-bit lane (`VPSADBW`).
+//! operation: bits counted four at a time with a 16-entry table (`VPSHUFB`), the probe's
+//! words stored as their low and high nibbles apart and the gallery's split once per code
+//! (so that no mask or shift is needed per count: 30 → 27 ms for the bench's scan of
+//! 65,536), the counts of a code's four words added per byte, then summed per 64-bit lane
+//! (`VPSADBW`).
 //! Each gallery code meets its run rounded up to eight ranks, those past the run masked
 //! off. (Rounding every code's run up to the probe's longest, so that the loop's length is
 //! fixed per probe and its branch always predicted, was slower: 38–47 ms against 30–37 ms
@@ -16,7 +19,7 @@ use std::sync::OnceLock;
 
 use super::{
     CODE_WORDS, CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, ProbeFeature, RANKED_SLOTS,
-    mean_of_ranks, usable_code,
+    high_nibbles, low_nibbles, mean_of_ranks, usable_code,
 };
 
 /// Whether this processor runs the AVX2 scan (checked once).
@@ -79,21 +82,15 @@ fn scan<'a>(
     }
 }
 
-/// Bits set in each byte of `x`: its two nibbles looked up in a table of 16 counts.
+/// Bits set in each byte of `x`, whose bytes are nibbles (0–15): a table of 16 counts.
 #[target_feature(enable = "avx2,popcnt")]
 #[inline]
-fn byte_counts(x: __m256i) -> __m256i {
+fn nibble_counts(x: __m256i) -> __m256i {
     let table = _mm256_setr_epi8(
         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3,
         3, 4,
     );
-    let low = _mm256_set1_epi8(0x0f);
-    let lo = _mm256_and_si256(x, low);
-    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(x), low);
-    _mm256_add_epi8(
-        _mm256_shuffle_epi8(table, lo),
-        _mm256_shuffle_epi8(table, hi),
-    )
+    _mm256_shuffle_epi8(table, x)
 }
 
 /// Best similarities, one per cyclic rank (and the ranks a block may read past them).
@@ -117,25 +114,33 @@ fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
         let ib = _mm256_set1_ps(probe.inverse_root_of[ones as usize]);
         let (start, len) = ranked.runs[usize::from(gallery[DIRECTIONS_AT + j])];
         let start = usize::from(start);
-        let g: [__m256i; CODE_WORDS] = std::array::from_fn(|w| _mm256_set1_epi64x(words[w] as i64));
+        // Each gallery word as its two nibble halves (as the probe's words are stored).
+        let g: [[__m256i; 2]; CODE_WORDS] = std::array::from_fn(|w| {
+            [
+                _mm256_set1_epi64x(low_nibbles(words[w]) as i64),
+                _mm256_set1_epi64x(high_nibbles(words[w]) as i64),
+            ]
+        });
         for b in 0..usize::from(len).div_ceil(8) {
             let at = start + 8 * b;
-            // Ranks at, at + 2, at + 4, at + 6 and at + 1, at + 3, at + 5, at + 7: byte
-            // counts of the four words added (at most 32 per byte).
+            // Ranks at, at + 2, at + 4, at + 6 and at + 1, at + 3, at + 5, at + 7: the bits
+            // of each byte of the AND counted nibble by nibble from a table, the four
+            // words' counts added (at most 32 per byte).
             let mut even = zero;
             let mut odd = zero;
-            for (w, &gw) in g.iter().enumerate() {
-                let quads = &ranked.strided[w];
-                // SAFETY: `at + 1 < RANKED_SLOTS` (start < 20, at most three blocks);
-                // `Quad` is 32 bytes aligned to 32.
-                let (e, o) = unsafe {
-                    (
-                        _mm256_load_si256(quads[at].0.as_ptr().cast()),
-                        _mm256_load_si256(quads[at + 1].0.as_ptr().cast()),
-                    )
-                };
-                even = _mm256_add_epi8(even, byte_counts(_mm256_and_si256(e, gw)));
-                odd = _mm256_add_epi8(odd, byte_counts(_mm256_and_si256(o, gw)));
+            for (quads, gw) in ranked.strided.iter().zip(&g) {
+                for half in 0..2 {
+                    // SAFETY: `at + 1 < RANKED_SLOTS` (start < 20, at most three blocks);
+                    // `Quad` is 32 bytes aligned to 32.
+                    let (e, o) = unsafe {
+                        (
+                            _mm256_load_si256(quads[at][half].0.as_ptr().cast()),
+                            _mm256_load_si256(quads[at + 1][half].0.as_ptr().cast()),
+                        )
+                    };
+                    even = _mm256_add_epi8(even, nibble_counts(_mm256_and_si256(e, gw[half])));
+                    odd = _mm256_add_epi8(odd, nibble_counts(_mm256_and_si256(o, gw[half])));
+                }
             }
             // Per 64-bit lane sums (at most 256), then the odd ranks' moved into the upper
             // 32 bits: eight 32-bit counts in rank order.
