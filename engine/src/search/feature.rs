@@ -594,6 +594,19 @@ fn mean_of(top: &[f32; TOP]) -> f32 {
     sum / TOP as f32
 }
 
+/// Feature `i` of a contiguous block, when `wanted` marks it (or is empty): the kernels'
+/// view of a block.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the x86-64 kernels
+fn wanted_feature<'a>(
+    features: &'a [u8],
+    wanted: &'a [bool],
+) -> impl Fn(usize) -> Option<&'a [u8]> {
+    move |i| {
+        (wanted.is_empty() || wanted[i])
+            .then(|| &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES])
+    }
+}
+
 /// Code `slot` of a gallery feature and its count of set bits (at most `CODE_BITS`), when
 /// it has enough of them to be compared.
 #[inline(always)]
@@ -976,12 +989,9 @@ mod tests {
             eprintln!("skipped: this processor lacks the AVX-512 scan's instructions");
             return;
         }
-        // Random directions, directions crowded into a quarter turn (arcs near 16 codes),
-        // and probes with few codes (lanes repeating codes).
-        let mut features = random_features(80, 21);
-        features.extend(with_directions(random_features(80, 22), |i, slot| {
-            (i * 37 + slot * 64 / CODES) as u8
-        }));
+        // Crowded directions give arcs near 16 codes; probes with few codes, lanes
+        // repeating codes.
+        let features = varied_features();
         let mut kinds = [0; 2];
         for p in features.iter().step_by(4) {
             let probe = ProbeFeature::new(p);

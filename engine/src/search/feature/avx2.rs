@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use super::{
     CODE_WORDS, CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, ProbeFeature, RANKED_SLOTS,
-    high_nibbles, low_nibbles, mean_of_ranks, usable_code,
+    high_nibbles, low_nibbles, mean_of_ranks, usable_code, wanted_feature,
 };
 
 /// Whether this processor runs the AVX2 scan (checked once).
@@ -42,10 +42,7 @@ pub(crate) fn try_scan_block(
         return false;
     }
     let n = features.len() / FEATURE_BYTES;
-    let at = |i: usize| {
-        (wanted.is_empty() || wanted[i])
-            .then(|| &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES])
-    };
+    let at = wanted_feature(features, wanted);
     // SAFETY: the processor has every feature `scan` is compiled for.
     unsafe { scan(probe, n, at, out) };
     true

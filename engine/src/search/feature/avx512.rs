@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use super::{
     CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature, SECTORS, SectorLanes,
-    TOP, usable_code,
+    TOP, usable_code, wanted_feature,
 };
 
 /// Whether this processor runs the AVX-512 scan (checked once).
@@ -49,10 +49,7 @@ pub(crate) fn try_scan_block(
     }
     let lanes = probe.sectors.as_ref();
     let n = features.len() / FEATURE_BYTES;
-    let at = |i: usize| {
-        (wanted.is_empty() || wanted[i])
-            .then(|| &features[i * FEATURE_BYTES..(i + 1) * FEATURE_BYTES])
-    };
+    let at = wanted_feature(features, wanted);
     // SAFETY: the processor has every feature `scan` is compiled for.
     unsafe { scan(probe, lanes, n, at, bar, out) };
     true
