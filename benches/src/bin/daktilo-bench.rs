@@ -577,35 +577,67 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
 
 fn calibrate(dataset: &Path, source: Source, raw_out: Option<&Path>) -> anyhow::Result<()> {
     let sets = fvc::discover(dataset, source.extension())?;
-    let mut raw = Vec::new();
+    // Raw impostor similarities of the templates as they are, and of the same templates
+    // without their ridge flow (minutiae alone): each kind of comparison has its table.
+    let (mut with_flow, mut minutiae) = (Vec::new(), Vec::new());
     for set in &sets {
-        let (prepared, _) = load_set(set, source, &[])?;
+        let templates = load_templates(set, source, &[])?;
+        let prepare = |strip: bool| -> anyhow::Result<Vec<PreparedTemplate>> {
+            templates
+                .par_iter()
+                .map(|t| {
+                    let mut t = t.clone();
+                    if strip {
+                        t.extensions
+                            .retain(|e| e.kind != matching::flow::FLOW_EXTENSION);
+                    }
+                    Ok(matching::prepare(&t)?)
+                })
+                .collect()
+        };
         let pairs = fvc::all_impostors(set);
-        raw.par_extend(
-            pairs.par_iter().map(|&(a, b)| {
-                f64::from(matching::compare_detailed(&prepared[a], &prepared[b]).raw)
-            }),
-        );
+        for (strip, out) in [(false, &mut with_flow), (true, &mut minutiae)] {
+            let prepared = prepare(strip)?;
+            out.par_extend(pairs.par_iter().filter_map(|&(a, b)| {
+                let c = matching::compare_detailed(&prepared[a], &prepared[b]);
+                (c.flow != strip).then_some(f64::from(c.raw))
+            }));
+        }
     }
     if let Some(p) = raw_out {
         let mut w = std::io::BufWriter::new(std::fs::File::create(p)?);
-        for r in &raw {
+        for r in if with_flow.is_empty() {
+            &minutiae
+        } else {
+            &with_flow
+        } {
             writeln!(w, "{r}")?;
         }
         w.flush()?;
     }
     let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
-    println!(
-        "// Fitted by `daktilo-bench calibrate --source {}` on {} impostor comparisons (every cross-finger pair) of {}.",
-        source.name(),
-        raw.len(),
-        names.join(", ")
-    );
-    println!("const KNOTS: &[(f32, f32)] = &[");
-    for (r, s) in daktilo_bench::calibration::fit(&raw) {
-        println!("    ({r:.6}, {s:.2}),");
+    for (name, raw) in [("KNOTS_FLOW", &with_flow), ("KNOTS_MINUTIAE", &minutiae)] {
+        if raw.is_empty() {
+            println!("// {name}: no comparison of this kind in the data.");
+            continue;
+        }
+        println!(
+            "// Fitted by `daktilo-bench calibrate --source {}` on {} impostor comparisons (every cross-finger pair) of {}{}.",
+            source.name(),
+            raw.len(),
+            names.join(", "),
+            if name == "KNOTS_FLOW" {
+                ", minutiae and ridge flow"
+            } else {
+                ", minutiae alone"
+            }
+        );
+        println!("const {name}: &[(f32, f32)] = &[");
+        for (r, s) in daktilo_bench::calibration::fit(raw) {
+            println!("    ({r:.6}, {s:.2}),");
+        }
+        println!("];");
     }
-    println!("];");
     Ok(())
 }
 

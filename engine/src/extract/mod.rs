@@ -153,12 +153,49 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     if debug {
         pictures.push(("7-minutiae", debug_minutiae(&img, &candidates)));
     }
-    let template = template_of(input, ppi, found, q);
+    let mut template = template_of(input, ppi, found, q);
+    template.extensions.push(flow_extension(&blocks, &field));
     Ok(Extraction {
         template,
         quality: q,
         debug: pictures,
     })
+}
+
+/// The orientation field averaged over blocks of [`crate::matching::flow::FLOW_BLOCK`] px,
+/// as the template's ridge-flow block: a block is print where most of its
+/// [`BLOCK`]-px blocks are.
+fn flow_extension(
+    blocks: &segmentation::Blocks,
+    field: &orientation::OrientationField,
+) -> crate::template::Extension {
+    use crate::matching::flow;
+    let k = flow::FLOW_BLOCK / BLOCK;
+    let (fw, fh) = (blocks.bw.div_ceil(k), blocks.bh.div_ceil(k));
+    let mut cells = Vec::with_capacity(fw * fh);
+    for fy in 0..fh {
+        for fx in 0..fw {
+            let (mut c, mut s, mut coherence, mut n, mut all) = (0.0f32, 0.0f32, 0.0f32, 0, 0);
+            for by in fy * k..((fy + 1) * k).min(blocks.bh) {
+                for bx in fx * k..((fx + 1) * k).min(blocks.bw) {
+                    all += 1;
+                    let i = by * blocks.bw + bx;
+                    if blocks.foreground[i] {
+                        let w = field.coherence.data[i];
+                        c += w * field.cos2.data[i];
+                        s += w * field.sin2.data[i];
+                        coherence += w;
+                        n += 1;
+                    }
+                }
+            }
+            cells.push((n > 0 && 2 * n >= all && (c != 0.0 || s != 0.0)).then(|| {
+                let theta = 0.5 * s.atan2(c);
+                (theta, coherence / n as f32)
+            }));
+        }
+    }
+    flow::encode(fw, fh, flow::FLOW_BLOCK, &cells)
 }
 
 /// The template of an input image taken at `ppi`.

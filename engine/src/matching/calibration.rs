@@ -9,8 +9,25 @@ pub type Score = f32;
 /// (raw similarity, calibrated score) knots, increasing in both; linear in between and
 /// extrapolated linearly beyond the last knot. Scores up to 30 (FMR 1e-3) are measured;
 /// above, they extend the exponential impostor tail seen between FMR 1e-1 and 1e-3.
-// Fitted by `daktilo-bench calibrate --source image` on 11520 impostor comparisons (every cross-finger pair) of DB1_B, DB2_B, DB3_B, DB4_B.
-const KNOTS: &[(f32, f32)] = &[
+// Fitted by `daktilo-bench calibrate --source image` on 11520 impostor comparisons (every cross-finger pair) of DB1_B, DB2_B, DB3_B, DB4_B, minutiae and ridge flow.
+const KNOTS_FLOW: &[(f32, f32)] = &[
+    (0.000000, 0.00),
+    (0.003708, 2.50),
+    (0.004775, 5.00),
+    (0.005678, 7.50),
+    (0.006541, 10.00),
+    (0.007465, 12.50),
+    (0.008415, 15.00),
+    (0.009280, 17.50),
+    (0.010429, 20.00),
+    (0.011711, 22.50),
+    (0.013094, 25.00),
+    (0.014576, 27.50),
+    (0.015852, 30.00),
+    (1.000000, 2109.16),
+];
+// Fitted by `daktilo-bench calibrate --source image` on 11520 impostor comparisons (every cross-finger pair) of DB1_B, DB2_B, DB3_B, DB4_B, minutiae alone.
+const KNOTS_MINUTIAE: &[(f32, f32)] = &[
     (0.000000, 0.00),
     (0.005099, 2.50),
     (0.006100, 5.00),
@@ -27,16 +44,19 @@ const KNOTS: &[(f32, f32)] = &[
     (1.000000, 2173.58),
 ];
 
-/// Maps a raw similarity to a calibrated score.
-pub fn calibrate(raw: f32) -> Score {
+/// Maps a raw similarity to a calibrated score: with the table for comparisons of minutiae
+/// alone, or for those that compared the ridge flow too (`flow`), whose raw similarities
+/// run lower.
+pub fn calibrate(raw: f32, flow: bool) -> Score {
     if !raw.is_finite() || raw <= 0.0 {
         return 0.0;
     }
+    let knots = if flow { KNOTS_FLOW } else { KNOTS_MINUTIAE };
     let raw = raw.min(1.0);
-    let i = KNOTS
+    let i = knots
         .partition_point(|k| k.0 < raw)
-        .clamp(1, KNOTS.len() - 1);
-    let ((x0, y0), (x1, y1)) = (KNOTS[i - 1], KNOTS[i]);
+        .clamp(1, knots.len() - 1);
+    let ((x0, y0), (x1, y1)) = (knots[i - 1], knots[i]);
     y0 + (y1 - y0) * (raw - x0) / (x1 - x0)
 }
 
@@ -60,16 +80,18 @@ mod tests {
 
     #[test]
     fn calibration_is_increasing_and_defined_everywhere() {
-        let mut last = -1.0;
-        for i in 0..=1000 {
-            let s = calibrate(i as f32 / 1000.0);
-            assert!(s.is_finite() && s >= last, "raw {i}/1000: {s} after {last}");
-            last = s;
+        for flow in [false, true] {
+            let mut last = -1.0;
+            for i in 0..=1000 {
+                let s = calibrate(i as f32 / 1000.0, flow);
+                assert!(s.is_finite() && s >= last, "raw {i}/1000: {s} after {last}");
+                last = s;
+            }
+            assert_eq!(calibrate(0.0, flow), 0.0);
+            assert_eq!(calibrate(f32::NAN, flow), 0.0);
+            assert_eq!(calibrate(-1.0, flow), 0.0);
+            assert_eq!(calibrate(2.0, flow), calibrate(1.0, flow));
         }
-        assert_eq!(calibrate(0.0), 0.0);
-        assert_eq!(calibrate(f32::NAN), 0.0);
-        assert_eq!(calibrate(-1.0), 0.0);
-        assert_eq!(calibrate(2.0), calibrate(1.0));
     }
 
     #[test]

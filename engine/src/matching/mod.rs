@@ -16,6 +16,7 @@
 pub mod calibration;
 mod consolidation;
 pub mod cylinder;
+pub mod flow;
 mod geometry;
 pub mod params;
 
@@ -58,6 +59,9 @@ pub struct PreparedTemplate {
     /// `radial[i * n + j]`: direction of the segment from `i` to `j`, relative to `i`'s, as
     /// a 16-bit binary angle (1/65536 turn).
     radial: Vec<u16>,
+    /// Each cylinder's local orientation descriptor, when the template carries its ridge
+    /// flow (templates of our own extractor); empty otherwise.
+    descriptors: Vec<flow::Descriptor>,
 }
 
 impl PreparedTemplate {
@@ -140,6 +144,17 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         v.resize(padded, consolidation::FAR);
         v
     };
+    let flow = flow::Flow::from_extensions(&template.extensions);
+    let descriptors = match &flow {
+        Some(f) => cylinder_minutia
+            .iter()
+            .map(|&i| {
+                let p = &points[usize::from(i)];
+                f.descriptor(p.x, p.y, p.theta)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let xs = far(points.iter().map(|p| p.x).collect());
     let ys = far(points.iter().map(|p| p.y).collect());
     Ok(PreparedTemplate {
@@ -152,6 +167,7 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         distances,
         directions,
         radial,
+        descriptors,
     })
 }
 
@@ -165,24 +181,27 @@ pub struct Comparison {
     /// Paired minutiae (probe index, candidate index), best first: those that carried the
     /// score, then the others that the relaxation found consistent with them.
     pub pairs: Vec<(u8, u8)>,
+    /// Whether the ridge flow around the minutiae was compared too (both templates carry
+    /// it: both made by Daktilo's extractor). The score is calibrated for either case.
+    pub flow: bool,
 }
 
 /// Compares a probe with a candidate; the calibrated score only.
 pub fn compare(probe: &PreparedTemplate, candidate: &PreparedTemplate) -> Score {
-    calibration::calibrate(
-        SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), None)),
-    )
+    let (raw, flow) = SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), None));
+    calibration::calibrate(raw, flow)
 }
 
 /// Compares a probe with a candidate and says which minutiae were paired.
 pub fn compare_detailed(probe: &PreparedTemplate, candidate: &PreparedTemplate) -> Comparison {
     let mut pairs = Vec::new();
-    let raw =
+    let (raw, flow) =
         SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), Some(&mut pairs)));
     Comparison {
-        score: calibration::calibrate(raw),
+        score: calibration::calibrate(raw, flow),
         raw,
         pairs,
+        flow,
     }
 }
 
@@ -311,16 +330,17 @@ fn raw_similarity(
     b: &PreparedTemplate,
     s: &mut Scratch,
     pairs_out: Option<&mut Vec<(u8, u8)>>,
-) -> f32 {
+) -> (f32, bool) {
+    let with_flow = !a.descriptors.is_empty() && !b.descriptors.is_empty();
     let (na, nb) = (a.cylinders.len(), b.cylinders.len());
     if na == 0 || nb == 0 {
-        return 0.0;
+        return (0.0, with_flow);
     }
     // 1. Local similarities of every compatible pair of cylinders.
     let min_common = (MIN_COMMON_CELLS * cylinder::disc_cells() as f32).ceil() as u32;
     local_similarities(a, b, min_common, &mut s.keys);
     if s.keys.is_empty() {
-        return 0.0;
+        return (0.0, with_flow);
     }
     // 2. The best one-to-one pairs, greedily from the top.
     let wanted = na.min(nb);
@@ -329,6 +349,18 @@ fn raw_similarity(
         s.keys
             .select_nth_unstable_by(shortlist - 1, |x, y| y.cmp(x));
         s.keys.truncate(shortlist);
+    }
+    // 2b. With both prints' ridge flow: each shortlisted pair's similarity is scaled by how
+    //     alike the flow around its two minutiae runs (`flow.rs`).
+    if with_flow {
+        for key in s.keys.iter_mut() {
+            let (i, j) = (((*key >> 8) & 0xff) as usize, (*key & 0xff) as usize);
+            let f = a.descriptors[i]
+                .similarity(&b.descriptors[j])
+                .map_or(FLOW_UNKNOWN, |o| o.max(0.0));
+            let q = (((*key >> 16) as f32) * f) as u32;
+            *key = (q << 16) | (*key & 0xffff);
+        }
     }
     s.keys.sort_unstable_by(|x, y| y.cmp(x));
     s.used_a.clear();
@@ -429,8 +461,8 @@ fn raw_similarity(
     let agreement = consolidation::agreement(a, b, anchors, &mut s.global);
     let raw = total / np as f32 * agreement.powf(GLOBAL_WEIGHT);
     if raw.is_finite() {
-        raw.clamp(0.0, 1.0)
+        (raw.clamp(0.0, 1.0), with_flow)
     } else {
-        0.0
+        (0.0, with_flow)
     }
 }

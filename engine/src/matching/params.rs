@@ -76,3 +76,9 @@ pub const COMMON_AREA_REACH: f32 = 35.0;
 pub const COMMON_AREA_FLOOR: f32 = 12.0;
 /// Exponent of the agreement (mated² / (common_a · common_b)) that scales the LSS-R score.
 pub const GLOBAL_WEIGHT: f32 = 0.4;
+
+// Ridge flow (`flow.rs`): local orientation descriptors around the minutiae.
+
+/// Factor for a shortlisted pair whose descriptors share too few samples inside both prints
+/// to be compared (the similarity of a compared pair runs from 0 to 1).
+pub const FLOW_UNKNOWN: f32 = 0.5;
