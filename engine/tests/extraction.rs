@@ -339,3 +339,46 @@ fn our_templates_match_a_commercial_extractors() {
     let matched = genuine.iter().filter(|&&s| s > worst_impostor).count();
     assert!(matched >= 7, "{matched} of 10 genuine above every impostor");
 }
+
+#[test]
+fn templates_carry_their_ridge_flow_through_every_format() {
+    use daktilo_engine::matching::flow::FLOW_EXTENSION;
+    use daktilo_engine::template::{self, Format, TemplateRecord};
+    let (Some(a), Some(b)) = (fvc("DB3_B/101_1.tif"), fvc("DB3_B/101_2.tif")) else {
+        return;
+    };
+    let (ta, tb) = (
+        extract_path(&a, None).template,
+        extract_path(&b, None).template,
+    );
+    let flow = ta.extensions.iter().find(|e| e.kind == FLOW_EXTENSION);
+    // A 300 x 300 px print: at most 19 x 19 blocks of 16 px, two bytes each.
+    let len = flow.expect("a ridge-flow block").data.len();
+    assert!((100..=6 + 2 * 19 * 19).contains(&len), "{len} bytes");
+    let pb = matching::prepare(&tb).unwrap();
+    let direct = matching::compare_detailed(&matching::prepare(&ta).unwrap(), &pb);
+    assert!(direct.flow);
+    for format in [
+        Format::Native,
+        Format::Iso2005,
+        Format::Ansi2004,
+        Format::Ansi2009,
+    ] {
+        let bytes = template::encode(&TemplateRecord::single(ta.clone()), format).unwrap();
+        let back = template::decode(&bytes).unwrap().templates.remove(0);
+        assert_eq!(back.extensions, ta.extensions, "{format:?}");
+        let c = matching::compare_detailed(&matching::prepare(&back).unwrap(), &pb);
+        assert!(c.flow, "{format:?}");
+        if matches!(format, Format::Native | Format::Iso2005) {
+            assert_eq!(c.pairs, direct.pairs, "{format:?}");
+        } else {
+            // ANSI directions are whole 2-degree steps: the same pairs, nearly the same score.
+            assert!((c.score / direct.score - 1.0).abs() < 0.15, "{format:?}");
+        }
+    }
+    // Without the block (another vendor's template), the minutiae are compared alone.
+    let mut bare = ta.clone();
+    bare.extensions.clear();
+    let c = matching::compare_detailed(&matching::prepare(&bare).unwrap(), &pb);
+    assert!(!c.flow);
+}

@@ -154,7 +154,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
         pictures.push(("7-minutiae", debug_minutiae(&img, &candidates)));
     }
     let mut template = template_of(input, ppi, found, q);
-    template.extensions.push(flow_extension(&blocks, &field));
+    template.extensions.extend(flow_extension(&blocks, &field));
     Ok(Extraction {
         template,
         quality: q,
@@ -168,7 +168,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
 fn flow_extension(
     blocks: &segmentation::Blocks,
     field: &orientation::OrientationField,
-) -> crate::template::Extension {
+) -> Option<crate::template::Extension> {
     use crate::matching::flow;
     let k = flow::FLOW_BLOCK / BLOCK;
     let (fw, fh) = (blocks.bw.div_ceil(k), blocks.bh.div_ceil(k));

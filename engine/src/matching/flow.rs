@@ -1,19 +1,23 @@
-//! Ridge flow: a coarse orientation field carried with the minutiae, and how well two
-//! prints' fields agree once one is placed on the other.
+//! Ridge flow: a coarse orientation field carried with the minutiae, and local orientation
+//! descriptors built from it.
 //!
 //! Minutiae of dry or smudged prints are unreliable — spurious endings where ridges break,
 //! missed ones where they blur — while the ridge flow of the same print is still clear. The
 //! extractor writes its orientation field, averaged over blocks of [`FLOW_BLOCK`] px at
-//! 500 ppi, into a vendor-defined extended data block ([`FLOW_EXTENSION`]); the matcher
-//! compares the two fields under the placement that the minutiae found. A genuine
-//! placement finds the ridges running alike over the whole overlap; an impostor placement,
-//! built on a few chance minutia matches, does not. The idea of verifying a minutiae
-//! alignment with the orientation fields follows the hybrid matchers of Ross, Jain and
-//! Reisman (2003) and Tico and Kuosmanen (2003); the block layout and score are our own.
+//! 500 ppi, into a vendor-defined extended data block ([`FLOW_EXTENSION`]). On preparation
+//! the matcher samples that field on rings around each minutia, relative to the minutia's
+//! direction — the orientation-based minutia descriptor of Tico and Kuosmanen (2003) — and
+//! scales the similarity of each candidate pair of minutiae by how alike their
+//! surroundings run (`matching/mod.rs`, step 2b). Two minutiae whose neighbouring minutiae
+//! happen to agree but whose ridges around them run differently lose; a true pair keeps
+//! its similarity even where spurious minutiae blur its cylinder.
 //!
-//! Block data: version (1), block side in px at 500 ppi, blocks across, blocks down, then
-//! one byte pair per block, row by row: the ridge direction in 1/256 of a half turn
-//! (image coordinates, y down, from the x axis) and the coherence in 1/255 (0: not print).
+//! Block data (little more than a kilobyte for a 10 × 10 mm print): version (1), block side
+//! in px at 500 ppi, then the foreground's bounding box in blocks — first column, first
+//! row, columns, rows (one byte each) — then one byte pair per block of the box, row by
+//! row: the ridge direction in 1/256 of a half turn (image coordinates at 500 ppi, y down,
+//! from the x axis) and the coherence in 1/255 (0: not print). Templates without the block,
+//! or with one this module cannot read, are compared on their minutiae alone.
 
 use crate::template::Extension;
 
@@ -23,30 +27,70 @@ pub const FLOW_EXTENSION: u16 = 0xDA01;
 const FLOW_VERSION: u8 = 1;
 /// Side of a flow block, px at 500 ppi.
 pub const FLOW_BLOCK: usize = 16;
-/// Most blocks a side accepted from a template (4000 px at 500 ppi over 16 px).
-const MAX_BLOCKS_SIDE: usize = 255;
+/// Bytes before the blocks.
+const HEADER: usize = 6;
+/// Most bytes of block data: the formats' 16-bit block length, less the 4-byte block
+/// header that ANSI INCITS 378 counts in it.
+const MAX_DATA: usize = u16::MAX as usize - 4;
 
-/// A ridge-flow field ready for comparison: doubled-angle unit vectors in the matcher's
+/// A ridge-flow field ready for sampling: doubled-angle unit vectors in the matcher's
 /// frame (500 ppi, y up) and a weight per block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
     block: f32,
+    /// The first column and row of the stored box, in blocks of the image.
+    x0: usize,
+    y0: usize,
     bw: usize,
     bh: usize,
-    /// cos 2φ, sin 2φ, weight (coherence; 0 outside the print) per block, row by row from
-    /// the top; φ the ridge direction in the frame with y up.
+    /// cos 2φ, sin 2φ, weight (coherence; 0 outside the print) per block of the box, row
+    /// by row from the top; φ the ridge direction in the frame with y up.
     cells: Vec<(f32, f32, f32)>,
 }
 
-/// Encodes a field given per block (direction θ in [0, π), image coordinates y down, and
-/// coherence in [0, 1], `None` outside the print) as an extended data block.
-pub fn encode(bw: usize, bh: usize, block: usize, cells: &[Option<(f32, f32)>]) -> Extension {
-    let (bw, bh) = (bw.min(MAX_BLOCKS_SIDE), bh.min(MAX_BLOCKS_SIDE));
-    let mut data = Vec::with_capacity(4 + 2 * bw * bh);
-    data.extend([FLOW_VERSION, block.min(255) as u8, bw as u8, bh as u8]);
+/// Encodes a field given per block of `block` px at 500 ppi (`bw` across, `bh` down; the
+/// direction θ in [0, π), image coordinates y down, and the coherence in [0, 1]; `None`
+/// outside the print) as an extended data block. Only the print's bounding box is kept;
+/// `None` when there is no print, or when the box would not fit a block (a print of more
+/// than 32,000 blocks, about 8,000 mm²).
+pub fn encode(
+    bw: usize,
+    bh: usize,
+    block: usize,
+    cells: &[Option<(f32, f32)>],
+) -> Option<Extension> {
+    let block = u8::try_from(block).ok().filter(|&b| b > 0)?;
+    let inside = |i: usize| cells.get(i).copied().flatten();
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     for by in 0..bh {
         for bx in 0..bw {
-            match cells.get(by * bw + bx).copied().flatten() {
+            if inside(by * bw + bx).is_some() {
+                (x0, y0) = (x0.min(bx), y0.min(by));
+                (x1, y1) = (x1.max(bx + 1), y1.max(by + 1));
+            }
+        }
+    }
+    if x0 == usize::MAX {
+        return None;
+    }
+    let (w, h) = (x1 - x0, y1 - y0);
+    let small = |v: usize| u8::try_from(v).ok();
+    let header = [
+        FLOW_VERSION,
+        block,
+        small(x0)?,
+        small(y0)?,
+        small(w)?,
+        small(h)?,
+    ];
+    if HEADER + 2 * w * h > MAX_DATA {
+        return None;
+    }
+    let mut data = Vec::with_capacity(HEADER + 2 * w * h);
+    data.extend(header);
+    for by in y0..y1 {
+        for bx in x0..x1 {
+            match inside(by * bw + bx) {
                 Some((theta, coherence)) => {
                     let t = theta.rem_euclid(std::f32::consts::PI) / std::f32::consts::PI;
                     data.push(((t * 256.0).round() as u32 % 256) as u8);
@@ -56,18 +100,18 @@ pub fn encode(bw: usize, bh: usize, block: usize, cells: &[Option<(f32, f32)>]) 
             }
         }
     }
-    Extension {
+    Some(Extension {
         kind: FLOW_EXTENSION,
         data,
-    }
+    })
 }
 
 impl Flow {
-    /// Reads the ridge-flow block of a template, scaling it to 500 ppi; `None` when there
-    /// is none or it is malformed (the minutiae are then compared alone).
+    /// Reads the ridge-flow block of a template; `None` when there is none or it is
+    /// malformed (the minutiae are then compared alone).
     pub fn from_extensions(extensions: &[Extension]) -> Option<Self> {
         let e = extensions.iter().find(|e| e.kind == FLOW_EXTENSION)?;
-        let (&[version, block, bw, bh], rest) = e.data.split_first_chunk::<4>()?;
+        let (&[version, block, x0, y0, bw, bh], rest) = e.data.split_first_chunk::<HEADER>()?;
         let (bw, bh) = (usize::from(bw), usize::from(bh));
         if version != FLOW_VERSION || block == 0 || bw == 0 || bh == 0 || rest.len() != 2 * bw * bh
         {
@@ -84,6 +128,8 @@ impl Flow {
             .collect();
         Some(Self {
             block: f32::from(block),
+            x0: usize::from(x0),
+            y0: usize::from(y0),
             bw,
             bh,
             cells,
@@ -115,7 +161,10 @@ impl Flow {
     /// The doubled-angle vector at (x, y up): bilinear between the centres of the blocks
     /// inside the print, each weighted by its coherence; `None` outside the print.
     fn at(&self, x: f32, y: f32) -> Option<(f32, f32)> {
-        let (fx, fy) = (x / self.block, -y / self.block);
+        let (fx, fy) = (
+            x / self.block - self.x0 as f32,
+            -y / self.block - self.y0 as f32,
+        );
         if !(fx >= 0.0 && fy >= 0.0) {
             return None;
         }
@@ -187,5 +236,160 @@ impl Descriptor {
             .map(|(&a, &b)| i32::from(a) * i32::from(b))
             .sum();
         Some(dot as f32 / (UNIT * UNIT * n as f32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f32::consts::PI;
+
+    const SIDE: usize = 30;
+
+    /// A field of ridges running in circles about `centre` (matcher frame, y up) on a
+    /// SIDE × SIDE grid of blocks, turned by `turn` and moved by `shift`: the ridge
+    /// direction at q is that of the unmoved pattern at the point that the move takes to
+    /// q, plus the turn. Blocks whose centre lies beyond `radius` of (240, −240) are not
+    /// print. Encoded as the extractor does (image coordinates, y down).
+    fn circles(centre: (f32, f32), turn: f32, shift: (f32, f32), radius: f32) -> Flow {
+        let (sin, cos) = turn.sin_cos();
+        let mut cells = Vec::new();
+        for by in 0..SIDE {
+            for bx in 0..SIDE {
+                let (x, y) = (
+                    (bx as f32 + 0.5) * FLOW_BLOCK as f32,
+                    -(by as f32 + 0.5) * FLOW_BLOCK as f32,
+                );
+                if (x - 240.0).hypot(y + 240.0) > radius {
+                    cells.push(None);
+                    continue;
+                }
+                // Undo the move, then the turn.
+                let (dx, dy) = (x - shift.0, y - shift.1);
+                let (ux, uy) = (cos * dx + sin * dy, -sin * dx + cos * dy);
+                let phi = (uy - centre.1).atan2(ux - centre.0) + PI / 2.0 + turn;
+                cells.push(Some((-phi, 0.8)));
+            }
+        }
+        let e = encode(SIDE, SIDE, FLOW_BLOCK, &cells).unwrap();
+        Flow::from_extensions(&[e]).unwrap()
+    }
+
+    fn moved(p: (f32, f32), turn: f32, shift: (f32, f32)) -> (f32, f32) {
+        let (sin, cos) = turn.sin_cos();
+        (
+            cos * p.0 - sin * p.1 + shift.0,
+            sin * p.0 + cos * p.1 + shift.1,
+        )
+    }
+
+    #[test]
+    fn a_field_round_trips_through_its_block() {
+        let flow = circles((240.0, -240.0), 0.0, (0.0, 0.0), 150.0);
+        // The box holds only the print: 19 or 20 blocks across, not 30.
+        assert!(flow.bw < SIDE && flow.bh < SIDE && flow.x0 > 0 && flow.y0 > 0);
+        // Inside, the direction at a block centre is the pattern's (within quantisation).
+        for &(x, y) in &[(200.0f32, -200.0f32), (300.0, -250.0), (240.0, -330.0)] {
+            let (c, s) = flow.at(x, y).unwrap();
+            let phi = (y + 240.0).atan2(x - 240.0) + PI / 2.0;
+            let err = 0.5 * (s * (2.0 * phi).cos() - c * (2.0 * phi).sin()).asin();
+            assert!(err.abs() < 0.1, "at ({x}, {y}): off by {err} rad");
+        }
+        // Outside the print, and outside the box, there is nothing.
+        assert_eq!(flow.at(10.0, -10.0), None);
+        assert_eq!(flow.at(-5.0, 5.0), None);
+        assert_eq!(flow.at(1.0e9, -1.0e9), None);
+        assert_eq!(flow.at(f32::NAN, 0.0), None);
+    }
+
+    #[test]
+    fn descriptors_do_not_depend_on_where_the_print_lies() {
+        let centre = (250.0, -230.0);
+        let a = circles(centre, 0.0, (0.0, 0.0), 200.0);
+        let (turn, shift) = (0.5, (30.0, -120.0));
+        let b = circles(centre, turn, shift, 400.0);
+        let p = (200.0, -300.0);
+        let q = moved(p, turn, shift);
+        let da = a.descriptor(p.0, p.1, 1.0);
+        let same = b.descriptor(q.0, q.1, 1.0 + turn).similarity(&da).unwrap();
+        assert!(same > 0.97, "the same place, moved: {same}");
+        // Elsewhere on the same pattern (nearer the centre, where the circles bend more),
+        // or with the minutia pointing another way, the ridges around run differently.
+        let (p2, t2) = (moved((230.0, -250.0), turn, shift), 1.0 + turn);
+        let elsewhere = b.descriptor(p2.0, p2.1, t2).similarity(&da).unwrap();
+        let turned = b
+            .descriptor(q.0, q.1, 1.0 + turn + 0.8)
+            .similarity(&da)
+            .unwrap();
+        assert!(elsewhere < 0.8, "another place: {elsewhere}");
+        assert!(turned < 0.8, "another direction: {turned}");
+    }
+
+    #[test]
+    fn too_little_common_print_gives_no_similarity() {
+        let a = circles((240.0, -240.0), 0.0, (0.0, 0.0), 200.0);
+        let inside = a.descriptor(240.0, -240.0, 0.0);
+        // Far outside the print: no sample falls on it.
+        let outside = a.descriptor(5000.0, -5000.0, 0.0);
+        assert_eq!(outside.inside, 0);
+        assert_eq!(inside.similarity(&outside), None);
+        assert!(inside.similarity(&inside).unwrap() > 0.99);
+    }
+
+    #[test]
+    fn encoding_refuses_no_print_and_oversized_prints() {
+        assert_eq!(encode(4, 4, FLOW_BLOCK, &[None; 16]), None);
+        assert_eq!(encode(4, 4, 0, &[Some((0.0, 1.0)); 16]), None);
+        let huge = vec![Some((0.0, 1.0)); 250 * 250];
+        assert_eq!(encode(250, 250, FLOW_BLOCK, &huge), None);
+        let big = vec![Some((0.0, 1.0)); 180 * 180];
+        assert!(encode(180, 180, FLOW_BLOCK, &big).is_some());
+        // Fewer cells than the grid claims: the missing ones are not print.
+        let e = encode(10, 10, FLOW_BLOCK, &[Some((1.0, 0.5)); 15]).unwrap();
+        assert_eq!(&e.data[..HEADER], &[FLOW_VERSION, 16, 0, 0, 10, 2]);
+    }
+
+    #[test]
+    fn malformed_blocks_are_ignored_without_panicking() {
+        let good = encode(3, 2, FLOW_BLOCK, &[Some((0.3, 0.9)); 6]).unwrap();
+        assert!(Flow::from_extensions(std::slice::from_ref(&good)).is_some());
+        let with = |data: Vec<u8>| {
+            Flow::from_extensions(&[Extension {
+                kind: FLOW_EXTENSION,
+                data,
+            }])
+        };
+        let mut truncated = good.data.clone();
+        truncated.pop();
+        assert_eq!(with(truncated), None);
+        let mut version = good.data.clone();
+        version[0] = 2;
+        assert_eq!(with(version), None);
+        assert_eq!(with(vec![FLOW_VERSION, 0, 0, 0, 1, 1, 0, 0]), None);
+        assert_eq!(with(vec![FLOW_VERSION, 16, 0, 0, 0, 1]), None);
+        assert_eq!(with(Vec::new()), None);
+        // Another vendor's block with other data is not ours.
+        let other = Extension {
+            kind: 0x0100,
+            data: good.data.clone(),
+        };
+        assert_eq!(Flow::from_extensions(&[other]), None);
+        // Arbitrary bytes: read or refused, and whatever is read can be sampled.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let len = (state % 64) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect();
+            if let Some(flow) = with(data) {
+                let d = flow.descriptor(20.0, -20.0, 0.7);
+                let _ = d.similarity(&d);
+            }
+        }
     }
 }
