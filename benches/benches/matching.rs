@@ -1,39 +1,36 @@
-//! Criterion benchmarks of the matcher on the FVC2002 ISO templates (single thread):
-//! probe preparation, one comparison, and a prepared probe against all 320 templates
-//! (throughput = comparisons per second per core).
+//! Criterion benchmarks of the matcher on FVC2002 (single thread): probe preparation, one
+//! comparison, and a prepared probe against all 320 templates (throughput = comparisons
+//! per second per core) — on the SecuGen ISO templates (minutiae alone), and on Daktilo's
+//! own templates of the images, which carry the ridge flow (`own/…`; `own_bare/…` the same
+//! templates without it).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use daktilo_engine::datasets;
-use daktilo_engine::matching::{self, PreparedTemplate};
+use daktilo_engine::matching::{self, PreparedTemplate, flow};
 use daktilo_engine::template::Template;
 use std::hint::black_box;
 
-fn fvc_templates() -> Option<Vec<Template>> {
-    let Some(dir) = datasets::locate() else {
-        eprintln!("{}", datasets::skip_message("matching benchmarks"));
-        return None;
-    };
-    Some(daktilo_bench::fvc::iso_templates(&dir.join("fvc2002")).expect("FVC2002 ISO templates"))
-}
-
-fn bench(c: &mut Criterion) {
-    let Some(templates) = fvc_templates() else {
-        return;
-    };
+fn bench_templates(c: &mut Criterion, name: &str, templates: &[Template]) {
     let prepared: Vec<PreparedTemplate> = templates
         .iter()
         .map(|t| matching::prepare(t).expect("prepare"))
         .collect();
     // DB1_B/101_1 and 101_2: a typical genuine pair.
     let (probe, mate) = (&prepared[0], &prepared[1]);
-
-    c.bench_function("prepare/DB1_B_101_1", |b| {
+    let label = |what: &str| {
+        if name.is_empty() {
+            what.to_string()
+        } else {
+            format!("{name}/{what}")
+        }
+    };
+    c.bench_function(&label("prepare/DB1_B_101_1"), |b| {
         b.iter(|| matching::prepare(black_box(&templates[0])).expect("prepare"))
     });
-    c.bench_function("compare/genuine_pair", |b| {
+    c.bench_function(&label("compare/genuine_pair"), |b| {
         b.iter(|| matching::compare(black_box(probe), black_box(mate)))
     });
-    let mut group = c.benchmark_group("gallery");
+    let mut group = c.benchmark_group(label("gallery"));
     group.throughput(Throughput::Elements(prepared.len() as u64));
     group.bench_function("probe_vs_320_fvc2002", |b| {
         b.iter(|| {
@@ -44,6 +41,27 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(dir) = datasets::locate() else {
+        eprintln!("{}", datasets::skip_message("matching benchmarks"));
+        return;
+    };
+    let dir = dir.join("fvc2002");
+    let iso = daktilo_bench::fvc::iso_templates(&dir).expect("FVC2002 ISO templates");
+    bench_templates(c, "", &iso);
+    let own = daktilo_bench::fvc::own_templates(&dir).expect("FVC2002 images");
+    bench_templates(c, "own", &own);
+    let bare: Vec<Template> = own
+        .iter()
+        .map(|t| {
+            let mut t = t.clone();
+            t.extensions.retain(|e| e.kind != flow::FLOW_EXTENSION);
+            t
+        })
+        .collect();
+    bench_templates(c, "own_bare", &bare);
 }
 
 criterion_group! {

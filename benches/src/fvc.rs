@@ -142,6 +142,26 @@ pub fn iso_templates(dir: &Path) -> anyhow::Result<Vec<daktilo_engine::template:
     Ok(out)
 }
 
+/// Daktilo's own templates of every image of every set in `dir`, in set order (FVC2002 DB2
+/// taken at 569 ppi, as the datasets README says; the others at the files' resolution or
+/// 500 ppi).
+pub fn own_templates(dir: &Path) -> anyhow::Result<Vec<daktilo_engine::template::Template>> {
+    use anyhow::Context;
+    use daktilo_engine::extract::{self, ExtractOptions};
+    let mut out = Vec::new();
+    for set in discover(dir, "tif")? {
+        let ppi = set.name.starts_with("DB2").then_some(569.0);
+        for s in &set.samples {
+            let bytes = std::fs::read(&s.path).with_context(|| s.path.display().to_string())?;
+            let options = ExtractOptions { ppi, debug: false };
+            let e = extract::extract_file(&bytes, &options)
+                .with_context(|| s.path.display().to_string())?;
+            out.push(e.template);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

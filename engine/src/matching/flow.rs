@@ -202,22 +202,48 @@ impl Flow {
         };
         // Turning by −2θ makes the descriptor independent of the print's rotation.
         let (s2, c2) = (-2.0 * theta).sin_cos();
-        let mut k = 0;
-        for (radius, count) in RINGS {
-            for j in 0..count {
-                let a = theta + std::f32::consts::TAU * j as f32 / count as f32;
-                let (sa, ca) = a.sin_cos();
-                if let Some((c, s)) = self.at(x + radius * ca, y + radius * sa) {
-                    d.vectors[2 * k] = ((c * c2 - s * s2) * UNIT).round() as i8;
-                    d.vectors[2 * k + 1] = ((c * s2 + s * c2) * UNIT).round() as i8;
-                    d.inside |= 1 << k;
-                }
-                k += 1;
+        let (st, ct) = theta.sin_cos();
+        for (k, &(radius, rc, rs)) in ring_points().iter().enumerate() {
+            // The sample's offset, turned with the minutia.
+            let (ox, oy) = (radius * (ct * rc - st * rs), radius * (st * rc + ct * rs));
+            if let Some((c, s)) = self.at(x + ox, y + oy) {
+                d.vectors[2 * k] = ((c * c2 - s * s2) * UNIT).round() as i8;
+                d.vectors[2 * k + 1] = ((c * s2 + s * c2) * UNIT).round() as i8;
+                d.inside |= 1 << k;
             }
         }
         d
     }
 }
+
+/// Every sample of [`RINGS`] as (radius, cos, sin) of its angle from the minutia's
+/// direction.
+fn ring_points() -> &'static [(f32, f32, f32); DESCRIPTOR_SAMPLES] {
+    static POINTS: std::sync::OnceLock<[(f32, f32, f32); DESCRIPTOR_SAMPLES]> =
+        std::sync::OnceLock::new();
+    POINTS.get_or_init(|| {
+        let mut points = [(0.0, 0.0, 0.0); DESCRIPTOR_SAMPLES];
+        let mut k = 0;
+        for (radius, count) in RINGS {
+            for j in 0..count {
+                let (s, c) = (std::f32::consts::TAU * j as f32 / count as f32).sin_cos();
+                points[k] = (radius, c, s);
+                k += 1;
+            }
+        }
+        points
+    })
+}
+
+const _: () = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < RINGS.len() {
+        n += RINGS[i].1;
+        i += 1;
+    }
+    assert!(n == DESCRIPTOR_SAMPLES && n <= 128);
+};
 
 impl Descriptor {
     /// How alike two minutiae's surroundings run: the mean of cos 2Δ over the samples
