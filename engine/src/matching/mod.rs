@@ -60,8 +60,8 @@ pub struct PreparedTemplate {
     /// a 16-bit binary angle (1/65536 turn).
     radial: Vec<u16>,
     /// Each cylinder's local orientation descriptor, when the template carries its ridge
-    /// flow (templates of our own extractor); empty otherwise.
-    descriptors: Vec<flow::Descriptor>,
+    /// flow (templates of our own extractor).
+    descriptors: Option<Vec<flow::Descriptor>>,
 }
 
 impl PreparedTemplate {
@@ -144,17 +144,15 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         v.resize(padded, consolidation::FAR);
         v
     };
-    let flow = flow::Flow::from_extensions(&template.extensions);
-    let descriptors = match &flow {
-        Some(f) => cylinder_minutia
+    let descriptors = flow::Flow::from_extensions(&template.extensions).map(|f| {
+        cylinder_minutia
             .iter()
             .map(|&i| {
                 let p = &points[usize::from(i)];
                 f.descriptor(p.x, p.y, p.theta)
             })
-            .collect(),
-        None => Vec::new(),
-    };
+            .collect()
+    });
     let xs = far(points.iter().map(|p| p.x).collect());
     let ys = far(points.iter().map(|p| p.y).collect());
     Ok(PreparedTemplate {
@@ -331,7 +329,8 @@ fn raw_similarity(
     s: &mut Scratch,
     pairs_out: Option<&mut Vec<(u8, u8)>>,
 ) -> (f32, bool) {
-    let with_flow = !a.descriptors.is_empty() && !b.descriptors.is_empty();
+    let descriptors = a.descriptors.as_deref().zip(b.descriptors.as_deref());
+    let with_flow = descriptors.is_some();
     let (na, nb) = (a.cylinders.len(), b.cylinders.len());
     if na == 0 || nb == 0 {
         return (0.0, with_flow);
@@ -352,11 +351,11 @@ fn raw_similarity(
     }
     // 2b. With both prints' ridge flow: each shortlisted pair's similarity is scaled by how
     //     alike the flow around its two minutiae runs (`flow.rs`).
-    if with_flow {
+    if let Some((da, db)) = descriptors {
         for key in s.keys.iter_mut() {
             let (i, j) = (((*key >> 8) & 0xff) as usize, (*key & 0xff) as usize);
-            let f = a.descriptors[i]
-                .similarity(&b.descriptors[j])
+            let f = da[i]
+                .similarity(&db[j])
                 .map_or(FLOW_UNKNOWN, |o| o.max(0.0));
             let q = (((*key >> 16) as f32) * f) as u32;
             *key = (q << 16) | (*key & 0xffff);
