@@ -17,8 +17,8 @@
 //! bounding box in blocks — first column, first row, columns, rows (one byte each) — then
 //! one byte pair per block of the box, row by row: the ridge direction in 1/256 of a half
 //! turn (image coordinates at 500 ppi, y down, from the x axis) and the coherence in 1/255
-//! (0: not print). Templates without the block,
-//! or with one this module cannot read, are compared on their minutiae alone.
+//! (0: not print). Templates without the block, or with one this module cannot read, are
+//! compared on their minutiae alone.
 
 use crate::template::Extension;
 
