@@ -142,22 +142,45 @@ pub fn iso_templates(dir: &Path) -> anyhow::Result<Vec<daktilo_engine::template:
     Ok(out)
 }
 
-/// Daktilo's own templates of every image of every set in `dir`, in set order (FVC2002 DB2
-/// taken at 569 ppi, as the datasets README says; the others at the files' resolution or
-/// 500 ppi).
-pub fn own_templates(dir: &Path) -> anyhow::Result<Vec<daktilo_engine::template::Template>> {
+/// Sensor resolutions of sets whose images do not declare one (FVC2002: DB2 is 569 dpi,
+/// the others 500; see the datasets README).
+const KNOWN_PPI: &[(&str, f32)] = &[("DB2_A", 569.0), ("DB2_B", 569.0)];
+
+/// The resolution of a set's images when it is known and their files do not say it.
+pub fn known_ppi(set_name: &str) -> Option<f32> {
+    KNOWN_PPI
+        .iter()
+        .find(|(n, _)| *n == set_name)
+        .map(|(_, p)| *p)
+}
+
+/// Daktilo's own templates of a set's images, in sample order, extracted in parallel at
+/// `ppi` (`None`: the files' resolution, or 500 ppi).
+pub fn own_set_templates(
+    set: &Set,
+    ppi: Option<f32>,
+) -> anyhow::Result<Vec<daktilo_engine::template::Template>> {
     use anyhow::Context;
     use daktilo_engine::extract::{self, ExtractOptions};
-    let mut out = Vec::new();
-    for set in discover(dir, "tif")? {
-        let ppi = set.name.starts_with("DB2").then_some(569.0);
-        for s in &set.samples {
+    use rayon::prelude::*;
+    set.samples
+        .par_iter()
+        .map(|s| {
             let bytes = std::fs::read(&s.path).with_context(|| s.path.display().to_string())?;
             let options = ExtractOptions { ppi, debug: false };
             let e = extract::extract_file(&bytes, &options)
                 .with_context(|| s.path.display().to_string())?;
-            out.push(e.template);
-        }
+            Ok(e.template)
+        })
+        .collect()
+}
+
+/// Daktilo's own templates of every image of every set in `dir`, in set order, each set at
+/// its [`known_ppi`].
+pub fn own_templates(dir: &Path) -> anyhow::Result<Vec<daktilo_engine::template::Template>> {
+    let mut out = Vec::new();
+    for set in discover(dir, "tif")? {
+        out.extend(own_set_templates(&set, known_ppi(&set.name))?);
     }
     Ok(out)
 }

@@ -8,9 +8,7 @@
 
 use daktilo_bench::fvc;
 use daktilo_engine::datasets;
-use daktilo_engine::extract::{self, ExtractOptions};
 use daktilo_engine::matching::{self, flow, threshold_for_fmr};
-use rayon::prelude::*;
 
 #[test]
 fn impostor_false_match_rates_follow_the_calibrated_thresholds() {
@@ -21,16 +19,7 @@ fn impostor_false_match_rates_follow_the_calibrated_thresholds() {
     let (mut with_flow, mut minutiae) = (Vec::new(), Vec::new());
     for set in fvc::discover(&dir.join("fvc2002"), "tif").unwrap() {
         // FVC2002 DB2 was scanned at 569 ppi; its files do not say so.
-        let ppi = (set.name == "DB2_B").then_some(569.0);
-        let templates: Vec<_> = set
-            .samples
-            .par_iter()
-            .map(|s| {
-                let options = ExtractOptions { ppi, debug: false };
-                let bytes = std::fs::read(&s.path).unwrap();
-                extract::extract_file(&bytes, &options).unwrap().template
-            })
-            .collect();
+        let templates = fvc::own_set_templates(&set, fvc::known_ppi(&set.name)).unwrap();
         for (strip, scores) in [(false, &mut with_flow), (true, &mut minutiae)] {
             let prepared: Vec<_> = templates
                 .iter()

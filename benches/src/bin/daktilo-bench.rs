@@ -12,8 +12,8 @@ use daktilo_bench::metrics::{self, ErrorRates};
 use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
 use daktilo_engine::matching::{self, PreparedTemplate};
 use daktilo_engine::search::{self, ProbeFinger, SearchOptions};
+use daktilo_engine::template;
 use daktilo_engine::template::{FingerPosition, Format, Template, TemplateRecord};
-use daktilo_engine::{extract, template};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -208,21 +208,12 @@ enum Command {
     },
 }
 
-/// Sensor resolutions of sets whose images do not declare one (FVC2002: DB2 is 569 dpi,
-/// the others 500; see the datasets README).
-const KNOWN_PPI: &[(&str, f32)] = &[("DB2_A", 569.0), ("DB2_B", 569.0)];
-
 fn set_ppi(set: &Set, overrides: &[(String, f32)]) -> Option<f32> {
     overrides
         .iter()
         .find(|(n, _)| *n == set.name)
         .map(|(_, p)| *p)
-        .or_else(|| {
-            KNOWN_PPI
-                .iter()
-                .find(|(n, _)| *n == set.name)
-                .map(|(_, p)| *p)
-        })
+        .or_else(|| fvc::known_ppi(&set.name))
 }
 
 /// The templates of a set, from its ISO files or extracted from its images.
@@ -231,28 +222,19 @@ fn load_templates(
     source: Source,
     ppi: &[(String, f32)],
 ) -> anyhow::Result<Vec<Template>> {
-    let ppi = set_ppi(set, ppi);
+    if source == Source::Image {
+        return fvc::own_set_templates(set, set_ppi(set, ppi));
+    }
     set.samples
         .par_iter()
         .map(|s| {
             let bytes = std::fs::read(&s.path).with_context(|| s.path.display().to_string())?;
-            Ok(match source {
-                Source::Iso => {
-                    let record =
-                        template::decode(&bytes).with_context(|| s.path.display().to_string())?;
-                    record
-                        .templates
-                        .into_iter()
-                        .next()
-                        .with_context(|| format!("{}: no finger view", s.path.display()))?
-                }
-                Source::Image => {
-                    let options = extract::ExtractOptions { ppi, debug: false };
-                    extract::extract_file(&bytes, &options)
-                        .with_context(|| s.path.display().to_string())?
-                        .template
-                }
-            })
+            let record = template::decode(&bytes).with_context(|| s.path.display().to_string())?;
+            record
+                .templates
+                .into_iter()
+                .next()
+                .with_context(|| format!("{}: no finger view", s.path.display()))
         })
         .collect()
 }

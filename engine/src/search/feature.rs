@@ -952,6 +952,29 @@ mod tests {
         );
     }
 
+    /// A kernel's scores of `features` are the portable ones: 0 for those `wanted` leaves
+    /// out (all wanted when it is empty), bit for bit for the others.
+    #[cfg(target_arch = "x86_64")]
+    fn assert_portable_scores(
+        probe: &ProbeFeature,
+        features: &[[u8; FEATURE_BYTES]],
+        wanted: &[bool],
+        got: &[f32],
+    ) {
+        for (i, g) in features.iter().enumerate() {
+            let expected = if wanted.is_empty() || wanted[i] {
+                score(probe, g)
+            } else {
+                0.0
+            };
+            assert_eq!(
+                got[i], expected,
+                "probe of {} codes, feature {i}",
+                probe.count
+            );
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_avx2_scan_gives_the_portable_scores() {
@@ -967,18 +990,9 @@ mod tests {
             let probe = ProbeFeature::new(p);
             let mut fast = Vec::new();
             assert!(avx2::try_scan_block(&probe, &block, &wanted, &mut fast));
-            for (i, g) in features.iter().enumerate() {
-                let expected = if wanted[i] { score(&probe, g) } else { 0.0 };
-                assert_eq!(
-                    fast[i], expected,
-                    "probe of {} codes, feature {i}",
-                    probe.count
-                );
-            }
+            assert_portable_scores(&probe, &features, &wanted, &fast);
             assert!(avx2::try_scan_separate(&probe, &separate, &mut fast));
-            for (i, g) in features.iter().enumerate() {
-                assert_eq!(fast[i], score(&probe, g));
-            }
+            assert_portable_scores(&probe, &features, &[], &fast);
         }
     }
 
@@ -992,12 +1006,13 @@ mod tests {
         // Crowded directions give arcs near 16 codes; probes with few codes, lanes
         // repeating codes.
         let features = varied_features();
+        let block: Vec<u8> = features.iter().flatten().copied().collect();
+        let separate: Vec<&[u8]> = features.iter().map(|f| &f[..]).collect();
+        let wanted: Vec<bool> = (0..features.len()).map(|i| i % 7 != 3).collect();
         let mut kinds = [0; 2];
         for p in features.iter().step_by(4) {
             let probe = ProbeFeature::new(p);
-            let block: Vec<u8> = features.iter().flatten().copied().collect();
             let mut fast = Vec::new();
-            let wanted: Vec<bool> = (0..features.len()).map(|i| i % 7 != 3).collect();
             assert!(avx512::try_scan_block(
                 &probe,
                 &block,
@@ -1006,14 +1021,7 @@ mod tests {
                 &mut fast
             ));
             kinds[usize::from(probe.fits_sectors())] += 1;
-            for (i, g) in features.iter().enumerate() {
-                let expected = if wanted[i] { score(&probe, g) } else { 0.0 };
-                assert_eq!(
-                    fast[i], expected,
-                    "probe of {} codes, feature {i}",
-                    probe.count
-                );
-            }
+            assert_portable_scores(&probe, &features, &wanted, &fast);
             // With a bar (the median score): the features that reach it keep their exact
             // scores, the others get values below it.
             let mut sorted = fast.clone();
@@ -1034,11 +1042,8 @@ mod tests {
                     assert!(got < bar, "feature {i}: {got} is not below the bar {bar}");
                 }
             }
-            let separate: Vec<&[u8]> = features.iter().map(|f| &f[..]).collect();
             assert!(avx512::try_scan_separate(&probe, &separate, &mut fast));
-            for (i, g) in features.iter().enumerate() {
-                assert_eq!(fast[i], score(&probe, g));
-            }
+            assert_portable_scores(&probe, &features, &[], &fast);
         }
         // Both kernels ran: the sectors' and all lanes'.
         assert!(
