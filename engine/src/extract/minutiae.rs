@@ -45,7 +45,8 @@ pub struct Candidate {
     pub removed: bool,
 }
 
-/// Follows the skeleton from `start` through `first` for up to `max` pixels.
+/// Follows the skeleton from `start` through `first` for up to `max` pixels, never
+/// stepping onto `branches` (the first pixels of the start's branches) other than `first`.
 fn trace(
     skel: &[u8],
     w: usize,
@@ -53,9 +54,14 @@ fn trace(
     first: usize,
     max: usize,
     kind_at: &[u8],
+    branches: &[usize],
 ) -> (usize, TraceEnd) {
     let (mut prev, mut cur) = (start, first);
     let mut visited = [start; 3];
+    // At a junction the branches' first pixels touch one another: a trace that stepped
+    // from its own first pixel onto another's would follow that branch out of the
+    // junction, and two of a bifurcation's three traces would run along the same ridge.
+    let other_branch = |j: usize| j != first && branches.contains(&j);
     for steps in 1..=max {
         if kind_at[cur] != 0 {
             return (cur, TraceEnd::Minutia { pixel: cur, steps });
@@ -69,7 +75,7 @@ fn trace(
                     continue;
                 }
                 let j = (y as isize + dy) as usize * w + (x as isize + dx) as usize;
-                if skel[j] == 1 && j != prev && !visited.contains(&j) {
+                if skel[j] == 1 && j != prev && !visited.contains(&j) && !other_branch(j) {
                     next = Some(j);
                     break;
                 }
@@ -152,8 +158,8 @@ pub fn detect(
         let starts = branches(skel, w, x, y);
         let mut vectors = Vec::with_capacity(3);
         let mut ends = Vec::with_capacity(3);
-        for s in starts {
-            let (end, how) = trace(skel, w, i, s, DIRECTION_TRACE, &kind_at);
+        for &s in &starts {
+            let (end, how) = trace(skel, w, i, s, DIRECTION_TRACE, &kind_at, &starts);
             vectors.push(((end % w) as f32 - x as f32, (end / w) as f32 - y as f32));
             ends.push(how);
         }
@@ -205,4 +211,110 @@ pub fn detect(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::plane::Plane;
+
+    /// A skeleton from rows of `#` (ridge) and `.`, with a one-pixel clear frame.
+    fn skeleton(rows: &[&str]) -> (Vec<u8>, usize, usize) {
+        let (w, h) = (rows[0].len() + 2, rows.len() + 2);
+        let mut skel = vec![0u8; w * h];
+        for (y, row) in rows.iter().enumerate() {
+            for (x, c) in row.bytes().enumerate() {
+                skel[(y + 1) * w + x + 1] = u8::from(c == b'#');
+            }
+        }
+        (skel, w, h)
+    }
+
+    /// Ridges running up and down the image everywhere.
+    fn vertical_flow(w: usize, h: usize) -> OrientationField {
+        let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+        OrientationField {
+            cos2: Plane::filled(bw, bh, -1.0),
+            sin2: Plane::filled(bw, bh, 0.0),
+            coherence: Plane::filled(bw, bh, 1.0),
+        }
+    }
+
+    /// The bifurcations found, as (x, y, direction) in the framed skeleton.
+    fn bifurcations(rows: &[&str]) -> Vec<(usize, usize, f32)> {
+        let (skel, w, h) = skeleton(rows);
+        detect(&skel, w, h, &vertical_flow(w, h), |_, _| true)
+            .into_iter()
+            .filter(|c| c.kind == MinutiaKind::Bifurcation)
+            .map(|c| (c.x, c.y, c.angle))
+            .collect()
+    }
+
+    #[test]
+    fn a_bifurcation_points_along_its_stem_where_its_branches_touch() {
+        // Stems coming down from the top, forks going on down: FVC2002 DB1_B 102_1 and
+        // 102_2 skeletons. In the first, the fork on the right starts next to the stem's
+        // first pixel; a trace that stepped onto it ran back up the stem, so two traces
+        // pointed up and the stem was taken for a fork (the direction was a half turn
+        // off on about a fifth of all bifurcations).
+        let touching = [
+            "...........#...........",
+            "...........#...........",
+            "...........#...........",
+            "...........#...........",
+            "...........#...........",
+            "...........#...........",
+            "...........#...........",
+            "...........#...........",
+            "...........#...........",
+            "..........#............",
+            ".........###...........",
+            "........#..##..........",
+            ".......#....#..........",
+            ".......#....#..........",
+            "......##.....#.........",
+            "......#......#.........",
+            "......#......#.........",
+            "......#......#.........",
+            ".....##......#.........",
+            ".....#......#..........",
+            ".....#......#..........",
+        ];
+        // The second: the left fork's first two pixels both touch the junction.
+        let bent = [
+            "..........#..........",
+            "..........#..........",
+            "..........#..........",
+            "..........#..........",
+            "..........#..........",
+            "..........#..........",
+            "..........#..........",
+            "..........#..........",
+            "..........#..........",
+            ".........#@##........",
+            ".........#...#.......",
+            "........##...#.......",
+            "........#.....#......",
+            "........#.....#......",
+            "........#.....#......",
+            "........#.....#......",
+            "........#.....#......",
+            ".......#......#......",
+            ".......#......#......",
+            ".......#......#......",
+        ]
+        .map(|r| r.replace('@', "#"));
+        let bent: Vec<&str> = bent.iter().map(String::as_str).collect();
+        for (name, rows) in [("touching", &touching[..]), ("bent", &bent[..])] {
+            let found = bifurcations(rows);
+            assert_eq!(found.len(), 1, "{name}: {found:?}");
+            // From the fork out along the stem: up the image (y down), i.e. 3π/2.
+            let up = 1.5 * std::f32::consts::PI;
+            assert!(
+                angle_between(found[0].2, up) < std::f32::consts::FRAC_PI_4,
+                "{name}: direction {} rad",
+                found[0].2
+            );
+        }
+    }
 }
