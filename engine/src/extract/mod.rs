@@ -124,16 +124,19 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     };
     filters::apply(&mut candidates, w, near_background);
 
-    // Back to the input image's pixels and resolution.
+    // Back to the input image's pixels and resolution: the centre of 500-ppi pixel x lies
+    // at (x + ½)·back in the input's continuous coordinates, inside the input pixel of
+    // that index rounded down, i.e. (x + ½)·back − ½ rounded. (Without the −½ every
+    // coordinate came out half a pixel right and down of the commercial extractor's.)
     let back = ppi / image::TARGET_PPI;
     let mut found: Vec<Minutia> = candidates
         .iter()
         .filter(|c| !c.removed)
         .map(|c| Minutia {
-            x: ((c.x as f32 + 0.5) * back)
+            x: ((c.x as f32 + 0.5) * back - 0.5)
                 .round()
                 .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
-            y: ((c.y as f32 + 0.5) * back)
+            y: ((c.y as f32 + 0.5) * back - 0.5)
                 .round()
                 .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
             // Image angles turn clockwise on screen; template directions counter-clockwise.
