@@ -237,8 +237,11 @@ fn directions_agree_with_a_commercial_extractor() {
     // 300 x 400 (datasets README): undo that stretch, pair minutiae within 6 px, and
     // compare directions. Both follow the standards' convention, so they agree within a
     // few degrees (the stretch itself turns directions slightly); a half-turn convention
-    // error would put them 180 degrees apart.
+    // error would put them 180 degrees apart. Positions agree on average too: both give
+    // the index of the pixel the minutia lies in (an earlier version was half a pixel
+    // right and down).
     let mut diffs = Vec::new();
+    let mut offsets = Vec::new();
     for name in ["DB1_B/101_1", "DB1_B/104_3", "DB4_B/102_2", "DB4_B/107_5"] {
         let (Some(image), Some(iso)) = (fvc(&format!("{name}.tif")), fvc(&format!("{name}.iso")))
         else {
@@ -265,6 +268,11 @@ fn directions_agree_with_a_commercial_extractor() {
                 if d2 <= 36.0 {
                     let units = m.direction.wrapping_sub(n.direction) as i8;
                     diffs.push(f32::from(units).abs() * 360.0 / 256.0);
+                    // Pixel centres scale: (x + ½) stretches to (x' + ½).
+                    let centre = |v: u16, s: f32| (f32::from(v) + 0.5) * s - 0.5;
+                    offsets.push(
+                        (f32::from(m.x) - centre(n.x, sx) + f32::from(m.y) - centre(n.y, sy)) / 2.0,
+                    );
                 }
             }
         }
@@ -281,6 +289,8 @@ fn directions_agree_with_a_commercial_extractor() {
         within_30 > 0.8,
         "{within_30} of paired minutiae within 30 degrees"
     );
+    let offset = offsets.iter().sum::<f32>() / offsets.len() as f32;
+    assert!(offset.abs() < 0.4, "mean offset {offset} px from theirs");
 }
 
 #[test]
