@@ -1,6 +1,8 @@
 //! The orientation field: the local ridge direction (modulo 180°) per block, with its
 //! reliability (coherence), from averaged squared gradients — Kass and Witkin's
-//! doubled-angle averaging as used by Hong, Wan and Jain (1998).
+//! doubled-angle averaging as used by Hong, Wan and Jain (1998) — of the image smoothed
+//! a little first, so that the gradients are those of a Gaussian-smoothed image rather
+//! than of single pixels.
 
 use super::params::*;
 use super::plane::{Plane, blur};
@@ -35,6 +37,7 @@ impl OrientationField {
 
 /// Computes the orientation field of a normalised image.
 pub fn estimate(image: &Plane, blocks: &Blocks) -> OrientationField {
+    let image = &blur(image, ORIENTATION_PRESMOOTH_PX);
     let (w, h) = (image.width, image.height);
     let (bw, bh) = (blocks.bw, blocks.bh);
     let mut gxx = Plane::filled(bw, bh, 0.0);

@@ -9,13 +9,17 @@ pub const BLOCK: usize = 8;
 pub const SEGMENT_WINDOW_BLOCKS: usize = 1;
 /// A block is foreground when its spread exceeds this share of the image's typical
 /// (90th percentile) block spread...
-pub const SEGMENT_RELATIVE: f32 = 0.3;
+pub const SEGMENT_RELATIVE: f32 = 0.35;
 /// ...and at least this many grey levels.
 pub const SEGMENT_MIN_STD: f32 = 6.0;
 /// Majority-vote smoothing passes over the block mask.
 pub const SEGMENT_SMOOTHING: usize = 2;
 
 // Orientation.
+/// Standard deviation of the Gaussian that smooths the image before its gradients are
+/// taken, px: dotted and blotchy ridges then give gradients across the ridge rather than
+/// around each dot.
+pub const ORIENTATION_PRESMOOTH_PX: f32 = 0.7;
 /// Standard deviation of the Gaussian that smooths the squared-gradient field, in blocks.
 pub const ORIENTATION_SIGMA_BLOCKS: f32 = 1.5;
 /// ...and of the coarse field used where the fine one is unreliable.
