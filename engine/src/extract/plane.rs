@@ -70,29 +70,90 @@ pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     k
 }
 
-/// Separable Gaussian blur with clamped borders.
+/// Separable Gaussian blur with clamped borders. Each output sums its taps in kernel
+/// order from 0, row by row for the compiler to vectorise: the same values as summing
+/// pixel by pixel.
 pub fn blur(p: &Plane, sigma: f32) -> Plane {
     let k = gaussian_kernel(sigma);
-    let r = (k.len() / 2) as isize;
-    let mut tmp = Plane::filled(p.width, p.height, 0.0);
-    for y in 0..p.height {
-        for x in 0..p.width {
-            let mut acc = 0.0;
-            for (i, w) in k.iter().enumerate() {
-                acc += w * p.clamped(x as isize + i as isize - r, y as isize);
+    let r = k.len() / 2;
+    let (w, h) = (p.width, p.height);
+    let mut tmp = Plane::filled(w, h, 0.0);
+    for (src, dst) in p.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
+        let at = |x: isize| src[x.clamp(0, w as isize - 1) as usize];
+        if w > 2 * r {
+            for (i, &kv) in k.iter().enumerate() {
+                for (d, &v) in dst[r..w - r].iter_mut().zip(&src[i..i + w - 2 * r]) {
+                    *d += kv * v;
+                }
             }
-            tmp.data[y * p.width + x] = acc;
+        }
+        for x in (0..w).filter(|&x| x < r || x + r >= w) {
+            let mut acc = 0.0;
+            for (i, &kv) in k.iter().enumerate() {
+                acc += kv * at(x as isize + i as isize - r as isize);
+            }
+            dst[x] = acc;
         }
     }
-    let mut out = Plane::filled(p.width, p.height, 0.0);
-    for y in 0..p.height {
-        for x in 0..p.width {
-            let mut acc = 0.0;
-            for (i, w) in k.iter().enumerate() {
-                acc += w * tmp.clamped(x as isize, y as isize + i as isize - r);
+    let mut out = Plane::filled(w, h, 0.0);
+    for (y, dst) in out.data.chunks_exact_mut(w).enumerate() {
+        for (i, &kv) in k.iter().enumerate() {
+            let sy = (y as isize + i as isize - r as isize).clamp(0, h as isize - 1) as usize;
+            for (d, &v) in dst.iter_mut().zip(&tmp.data[sy * w..(sy + 1) * w]) {
+                *d += kv * v;
             }
-            out.data[y * p.width + x] = acc;
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blur pixel by pixel, taps in kernel order: what `blur` must equal exactly.
+    fn reference_blur(p: &Plane, sigma: f32) -> Plane {
+        let k = gaussian_kernel(sigma);
+        let r = (k.len() / 2) as isize;
+        let pass = |p: &Plane, dx: isize, dy: isize| {
+            let mut out = Plane::filled(p.width, p.height, 0.0);
+            for y in 0..p.height {
+                for x in 0..p.width {
+                    let mut acc = 0.0;
+                    for (i, w) in k.iter().enumerate() {
+                        let o = i as isize - r;
+                        acc += w * p.clamped(x as isize + o * dx, y as isize + o * dy);
+                    }
+                    out.data[y * p.width + x] = acc;
+                }
+            }
+            out
+        };
+        pass(&pass(p, 1, 0), 0, 1)
+    }
+
+    #[test]
+    fn the_row_wise_blur_gives_the_pixel_wise_values() {
+        let mut seed = 0x2545_f491_u32;
+        for (w, h, sigma) in [(37, 23, 0.7), (5, 9, 1.5), (3, 4, 2.0), (64, 1, 0.7)] {
+            let data = (0..w * h)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    (seed % 1000) as f32 / 100.0 - 5.0
+                })
+                .collect();
+            let p = Plane {
+                width: w,
+                height: h,
+                data,
+            };
+            assert_eq!(
+                blur(&p, sigma),
+                reference_blur(&p, sigma),
+                "{w} x {h}, σ {sigma}"
+            );
+        }
+    }
 }
