@@ -94,13 +94,16 @@ enum Command {
         #[arg(long, value_enum, default_value = "fvc")]
         impostors: Impostors,
     },
-    /// How well stage 1 alone ranks a probe's mate among real impostors (FVC ISO
+    /// How well stage 1 alone ranks a probe's mate among real impostors (the FVC
     /// templates of every set): the penetration rate (share of impostors scoring at least
     /// the mate) per probe, beside the matcher's. For developing the stage-1 feature.
     Stage1 {
         /// A folder of FVC-style sets.
         #[arg(long)]
         dataset: PathBuf,
+        /// The ISO templates, or our own extracted from the images (FVC2002 DB2 at 569 ppi).
+        #[arg(long, value_enum, default_value = "iso")]
+        source: Source,
         /// Only probes of these fingers, e.g. 101-105 (development) or 106-110 (held out).
         #[arg(long, value_parser = parse_fingers)]
         fingers: Option<(u32, u32)>,
@@ -698,12 +701,15 @@ fn synth(count: u64, out: &Path, seed: u64) -> anyhow::Result<Gallery> {
     Ok(gallery)
 }
 
-fn stage1(dataset: &Path, fingers: Option<(u32, u32)>) -> anyhow::Result<()> {
+fn stage1(dataset: &Path, source: Source, fingers: Option<(u32, u32)>) -> anyhow::Result<()> {
     use search::feature::{ProbeFeature, consistent_score, feature_of, score};
     // Every template of every set: (set, finger, impression, prepared, feature).
     let mut all = Vec::new();
-    for (si, set) in fvc::discover(dataset, "iso")?.iter().enumerate() {
-        let templates = load_templates(set, Source::Iso, &[])?;
+    for (si, set) in fvc::discover(dataset, source.extension())?
+        .iter()
+        .enumerate()
+    {
+        let templates = load_templates(set, source, &[])?;
         for (s, t) in set.samples.iter().zip(templates) {
             let p = matching::prepare(&t)?;
             let f = feature_of(&p);
@@ -1285,7 +1291,11 @@ fn main() {
             source,
             raw,
         } => calibrate(&dataset, source, raw.as_deref()),
-        Command::Stage1 { dataset, fingers } => stage1(&dataset, fingers),
+        Command::Stage1 {
+            dataset,
+            source,
+            fingers,
+        } => stage1(&dataset, source, fingers),
         Command::Service {
             subjects,
             fingers,
