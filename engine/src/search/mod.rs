@@ -217,11 +217,11 @@ pub fn scan_block(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) {
 /// the others, of another finger position, another subject or deleted, are not scored
 /// (0). The scan costs hundreds of code comparisons per entry, so a ten-finger gallery
 /// searched with a probe of known position is scanned about ten times faster this way.
-/// The AVX-512 scan where the processor and the probe allow it, else the compiled
-/// versions of the portable one.
+/// The AVX-512 scan where the processor has its instructions, else the AVX2 one, else the
+/// compiled versions of the portable one.
 ///
 /// An entry whose score cannot reach `bar` may get a value below the bar instead (the
-/// AVX-512 scan does not finish those; ranking the others is all the caller needs).
+/// AVX-512 and AVX2 scans do not finish those; ranking the others is all the caller needs).
 fn scan_block_where(
     probe: &ProbeFeature,
     features: &[u8],
@@ -231,11 +231,11 @@ fn scan_block_where(
 ) {
     #[cfg(target_arch = "x86_64")]
     if feature::avx512::try_scan_block(probe, features, wanted, bar, out)
-        || feature::avx2::try_scan_block(probe, features, wanted, out)
+        || feature::avx2::try_scan_block(probe, features, wanted, bar, out)
     {
         return;
     }
-    // The portable scan scores every entry exactly; the bar only lets the AVX-512 one skip.
+    // The portable scan scores every entry exactly; the bar only lets the x86-64 ones skip.
     let _ = bar;
     scan_block_portable(probe, features, wanted, out)
 }

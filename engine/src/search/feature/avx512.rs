@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use super::{
     CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature, SECTORS, SectorLanes,
-    TOP, usable_code, wanted_feature,
+    TOP, prefetch_ahead, usable_code, wanted_feature,
 };
 
 /// Whether this processor runs the AVX-512 scan (checked once).
@@ -104,16 +104,7 @@ fn scan<'a>(
     let mut pending = [0usize; BATCH];
     let mut count = 0;
     for i in 0..n {
-        // The hardware prefetcher alone left the scan waiting for memory a quarter of
-        // the time: ask for a feature a few ahead, every cache line of it.
-        if let Some(ahead) = (i + PREFETCH_AHEAD < n)
-            .then(|| feature(i + PREFETCH_AHEAD))
-            .flatten()
-        {
-            for line in ahead.chunks(64) {
-                _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
-            }
-        }
+        prefetch_ahead(&feature, i, PREFETCH_AHEAD, n);
         let Some(f) = feature(i) else { continue };
         // The same branch for every feature of a probe: predicted.
         let (low, high) = match lanes {
@@ -166,21 +157,15 @@ fn best_means(codes: usize, values: &[[f32; 2 * BATCH]; BATCH]) -> [f32; BATCH] 
     let rows = _mm512_setr_epi32(
         0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 480,
     );
-    let mut top = [_mm512_setzero_ps(); TOP];
-    for k in 0..codes.min(PROBE_CODES) {
+    let sum = lanewise_top_sum!(
+        codes.min(PROBE_CODES),
+        _mm512_setzero_ps(),
         // SAFETY: lane t reads values[t][k], inside the array (k < 32).
-        let v = unsafe { _mm512_i32gather_ps::<4>(rows, values.as_ptr().cast::<f32>().add(k)) };
-        // Each place takes the larger of what it holds and the smaller of the value and
-        // what the place above held (places updated from the last, so "held" is the old).
-        for s in (1..TOP).rev() {
-            top[s] = _mm512_max_ps(top[s], _mm512_min_ps(top[s - 1], v));
-        }
-        top[0] = _mm512_max_ps(top[0], v);
-    }
-    let mut sum = _mm512_setzero_ps();
-    for t in top {
-        sum = _mm512_add_ps(sum, t);
-    }
+        |k: usize| unsafe { _mm512_i32gather_ps::<4>(rows, values.as_ptr().cast::<f32>().add(k)) },
+        _mm512_max_ps,
+        _mm512_min_ps,
+        _mm512_add_ps
+    );
     let mut means = [0.0f32; BATCH];
     // SAFETY: `means` holds 16 f32.
     unsafe {
