@@ -102,9 +102,9 @@ fn scan<'a>(
 ) {
     out.clear();
     out.resize(n, 0.0);
-    // Each cyclic rank's probe factor `1 / √|a|` for ranks below the count (each probe code
-    // once), 0 past it, so that a rank's value is `larger(best[r], best[r + n])` times it,
-    // as in `mean_of_ranks`.
+    // Each cyclic rank's probe factor `1 / √|a|` for ranks below the count (each probe
+    // code once), 0 past it, so that a rank's value is `larger(best[r], best[r + count])`
+    // times it, as in `mean_of_ranks`.
     let count = probe.count;
     let mut factors = Values([0.0; VALUES]);
     for (r, f) in factors.0.iter_mut().enumerate().take(count) {
