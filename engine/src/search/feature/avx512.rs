@@ -12,8 +12,8 @@ use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
 use super::{
-    CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature, SECTORS, SectorLanes,
-    TOP, prefetch_ahead, usable_code, wanted_feature,
+    CODE_BYTES, CODE_WORDS, CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, MIN_ONES, PROBE_CODES,
+    ProbeFeature, SECTORS, SectorLanes, TOP, prefetch_ahead, wanted_feature,
 };
 
 /// Whether this processor runs the AVX-512 scan (checked once).
@@ -187,7 +187,7 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
     // Each sector's running maximum, lane by lane.
     let mut best = [_mm512_setzero_ps(); SECTORS];
     for j in 0..stored {
-        let Some((words, ones)) = usable_code(gallery, j) else {
+        let Some((code, ones)) = gallery_code(gallery, j) else {
             continue;
         };
         let gd = gallery[DIRECTIONS_AT + j];
@@ -195,9 +195,8 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
         let sector_words = &lanes.words[sector].0;
         let mut low = _mm512_setzero_si512();
         let mut high = _mm512_setzero_si512();
-        for (w, &word) in words.iter().enumerate() {
-            let g = _mm512_set1_epi64(word as i64);
-            let lane = &sector_words[w];
+        let g = broadcast_words(code);
+        for (lane, &g) in sector_words.iter().zip(&g) {
             // SAFETY: `lane` holds 16 u64 aligned to 64 bytes (`SectorWords`); the two
             // aligned loads read 8 each.
             let (a, b) = unsafe {
@@ -267,12 +266,12 @@ fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m51
     let mut low_best = _mm512_setzero_ps();
     let mut high_best = _mm256_setzero_ps();
     for j in 0..stored {
-        let Some((words, ones)) = usable_code(gallery, j) else {
+        let Some((code, ones)) = gallery_code(gallery, j) else {
             continue;
         };
         let mut counts = [_mm512_setzero_si512(); 3];
-        for (w, &word) in words.iter().enumerate() {
-            let g = _mm512_set1_epi64(word as i64);
+        let g = broadcast_words(code);
+        for (w, &g) in g.iter().enumerate() {
             for (group, count) in counts.iter_mut().enumerate() {
                 // SAFETY: lanes 8·group .. 8·group + 8 of the 24, aligned to 64 bytes
                 // (`LaneWords`).
@@ -300,4 +299,55 @@ fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m51
     }
     // Lanes 24–31 zero, not undefined: the scan takes the maximum over every lane.
     with_inverse_roots(probe, low_best, _mm512_zextps256_ps512(high_best))
+}
+
+/// Code `slot` of a gallery feature (its 32 bytes) and its count of set bits, when it has
+/// enough of them to be compared: `usable_code`, but leaving the words in memory for
+/// [`broadcast_words`] to load into the vector unit directly.
+#[inline(always)]
+fn gallery_code(gallery: &[u8], slot: usize) -> Option<(&[u8; CODE_BYTES], u32)> {
+    let code: &[u8; CODE_BYTES] = gallery[slot * CODE_BYTES..(slot + 1) * CODE_BYTES]
+        .try_into()
+        .ok()?;
+    // Two 128-bit counts: scalar `POPCNT`s, where four 64-bit ones become a vector count
+    // and shuffles, on the busy port.
+    let half = |at: usize| {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&code[at..at + 16]);
+        u128::from_le_bytes(b).count_ones()
+    };
+    let ones = half(0) + half(16);
+    (ones >= MIN_ONES).then_some((code, ones))
+}
+
+/// Each word of a gallery code in every 64-bit lane of a vector, broadcast from memory.
+/// On Intel cores a broadcast from a general register, like the shuffles that split a
+/// vector into words, takes the one port that also runs `VPOPCNTQ`, this scan's
+/// bottleneck; a broadcast from memory takes only a load port. Written as instructions of
+/// their own because the compiler merges these loads with the scalar count's (of the
+/// same words) and broadcasts the registers; one block with fixed offsets, so that no
+/// address is computed per word.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
+#[inline]
+fn broadcast_words(code: &[u8; CODE_BYTES]) -> [__m512i; CODE_WORDS] {
+    const _: () = assert!(CODE_WORDS == 4 && CODE_BYTES == 32);
+    let (g0, g1, g2, g3): (__m512i, __m512i, __m512i, __m512i);
+    // SAFETY: reads the 32 bytes of `code` (four unaligned 8-byte loads at offsets 0, 8,
+    // 16, 24) and writes only the four outputs; the processor has AVX-512 F (this
+    // function's target).
+    unsafe {
+        std::arch::asm!(
+            "vpbroadcastq {g0}, qword ptr [{at}]",
+            "vpbroadcastq {g1}, qword ptr [{at} + 8]",
+            "vpbroadcastq {g2}, qword ptr [{at} + 16]",
+            "vpbroadcastq {g3}, qword ptr [{at} + 24]",
+            at = in(reg) code.as_ptr(),
+            g0 = out(zmm_reg) g0,
+            g1 = out(zmm_reg) g1,
+            g2 = out(zmm_reg) g2,
+            g3 = out(zmm_reg) g3,
+            options(pure, readonly, nostack, preserves_flags)
+        )
+    };
+    [g0, g1, g2, g3]
 }
