@@ -6,6 +6,7 @@
 //!
 //! What it is not for: production. Nothing here ships in the daemon.
 
+pub mod agree;
 pub mod calibration;
 pub mod det;
 pub mod fvc;

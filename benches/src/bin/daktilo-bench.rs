@@ -108,6 +108,20 @@ enum Command {
         #[arg(long, value_parser = parse_fingers)]
         fingers: Option<(u32, u32)>,
     },
+    /// How far our extractor's minutiae agree with the FVC2002 ISO templates' (a commercial
+    /// SDK's, their stretch to 300 x 400 undone): precision, recall and F1 per set, and the
+    /// images that agree least. A development measure for the extractor, not ground truth.
+    Agree {
+        /// A folder of FVC-style sets whose images have ISO templates beside them.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Only these fingers, e.g. 101-105 (development).
+        #[arg(long, value_parser = parse_fingers)]
+        fingers: Option<(u32, u32)>,
+        /// Images that agree least, listed after the table.
+        #[arg(long, default_value_t = 5)]
+        worst: usize,
+    },
     /// Build a gallery of synthetic templates (fingers that do not exist).
     Synth {
         /// How many templates.
@@ -699,6 +713,86 @@ fn synth(count: u64, out: &Path, seed: u64) -> anyhow::Result<Gallery> {
         started.elapsed().as_secs_f64()
     );
     Ok(gallery)
+}
+
+fn agree(dataset: &Path, fingers: Option<(u32, u32)>, worst: usize) -> anyhow::Result<()> {
+    use daktilo_bench::agree::{Agreement, Tolerance, agreement, unstretched};
+    let sets = fvc::discover(dataset, "tif")?;
+    if sets.is_empty() {
+        bail!("{}: no FVC-style sets of images found", dataset.display());
+    }
+    let in_range = |f: u32| fingers.is_none_or(|(a, b)| (a..=b).contains(&f));
+    println!(
+        "{:<10} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
+        "set", "images", "ours", "theirs", "precision", "recall", "F1", "mean px"
+    );
+    let mut images = Vec::new();
+    let mut f1s = Vec::new();
+    for set in &sets {
+        let ppi = set_ppi(set, &[]);
+        let chosen = Set {
+            name: set.name.clone(),
+            samples: set
+                .samples
+                .iter()
+                .filter(|s| in_range(s.finger))
+                .cloned()
+                .collect(),
+        };
+        let ours = fvc::own_set_templates(&chosen, ppi)?;
+        let tolerance = Tolerance::at_ppi(ppi.unwrap_or(500.0));
+        let mut total = Agreement::default();
+        for (sample, ours) in chosen.samples.iter().zip(&ours) {
+            let iso = sample.path.with_extension("iso");
+            let bytes = std::fs::read(&iso).with_context(|| iso.display().to_string())?;
+            let theirs = template::decode(&bytes)
+                .with_context(|| iso.display().to_string())?
+                .templates
+                .into_iter()
+                .next()
+                .with_context(|| format!("{}: no finger view", iso.display()))?;
+            let a = agreement(&ours.minutiae, &unstretched(&theirs, ours), tolerance);
+            total.add(&a);
+            images.push((
+                a.f1(),
+                format!("{}/{}_{}", set.name, sample.finger, sample.impression),
+                a,
+            ));
+        }
+        if total.ours + total.theirs == 0 {
+            continue;
+        }
+        f1s.push(total.f1());
+        println!(
+            "{:<10} {:>7} {:>7} {:>7} {:>9.3} {:>7.3} {:>7.3} {:>9.2}",
+            set.name,
+            chosen.samples.len(),
+            total.ours,
+            total.theirs,
+            total.precision(),
+            total.recall(),
+            total.f1(),
+            total.distance_sum / total.paired.max(1) as f32
+        );
+    }
+    if f1s.is_empty() {
+        bail!("no images with templates among the chosen fingers");
+    }
+    println!(
+        "mean F1 over sets {:.4}",
+        f1s.iter().sum::<f32>() / f1s.len() as f32
+    );
+    images.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    if worst > 0 {
+        println!("\nleast agreement:");
+        for (f1, name, a) in images.iter().take(worst) {
+            println!(
+                "  {name:<14} F1 {f1:.3}  ours {:>3}  theirs {:>3}  paired {:>3}",
+                a.ours, a.theirs, a.paired
+            );
+        }
+    }
+    Ok(())
 }
 
 fn stage1(dataset: &Path, source: Source, fingers: Option<(u32, u32)>) -> anyhow::Result<()> {
@@ -1296,6 +1390,11 @@ fn main() {
             source,
             fingers,
         } => stage1(&dataset, source, fingers),
+        Command::Agree {
+            dataset,
+            fingers,
+            worst,
+        } => agree(&dataset, fingers, worst),
         Command::Service {
             subjects,
             fingers,
