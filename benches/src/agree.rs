@@ -59,6 +59,11 @@ impl Agreement {
         ratio(2 * self.paired, self.ours + self.theirs)
     }
 
+    /// Mean distance of the paired minutiae, px (0 without pairs).
+    pub fn mean_distance(&self) -> f32 {
+        self.distance_sum / self.paired.max(1) as f32
+    }
+
     /// Adds another image's counts.
     pub fn add(&mut self, other: &Agreement) {
         self.ours += other.ours;

@@ -729,7 +729,7 @@ fn agree(dataset: &Path, fingers: Option<(u32, u32)>, worst: usize) -> anyhow::R
     let mut images = Vec::new();
     let mut f1s = Vec::new();
     for set in &sets {
-        let ppi = set_ppi(set, &[]);
+        let ppi = fvc::known_ppi(&set.name);
         let chosen = Set {
             name: set.name.clone(),
             samples: set
@@ -772,7 +772,7 @@ fn agree(dataset: &Path, fingers: Option<(u32, u32)>, worst: usize) -> anyhow::R
             total.precision(),
             total.recall(),
             total.f1(),
-            total.distance_sum / total.paired.max(1) as f32
+            total.mean_distance()
         );
     }
     if f1s.is_empty() {
