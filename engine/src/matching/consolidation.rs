@@ -30,19 +30,25 @@ pub(super) struct Scratch {
     /// For each probe minutia, the candidate minutia it mated under some placement tried
     /// so far in this comparison (`u8::MAX`: none).
     mated_to: Vec<u8>,
+    /// The mates (probe, candidate minutia) of the placement [`mate`] last looked at, and
+    /// of the best one so far.
+    pairs: Vec<(u8, u8)>,
+    best_pairs: Vec<(u8, u8)>,
 }
 
 /// The best agreement in `[0, 1]` over the placements anchored at `anchors` (pairs of
-/// minutia indices, probe then candidate).
+/// minutia indices, probe then candidate), and the anchor of that placement.
 #[inline(always)]
 pub(super) fn agreement(
     a: &PreparedTemplate,
     b: &PreparedTemplate,
     anchors: impl Iterator<Item = (u8, u8)>,
     s: &mut Scratch,
-) -> f32 {
+) -> (f32, Option<(usize, usize)>) {
     let mut best_mated = 0usize;
     let mut best = 0.0f32;
+    let mut best_anchor = None;
+    s.best_pairs.clear();
     s.mated_to.clear();
     s.mated_to.resize(a.points.len(), u8::MAX);
     for (ia, ib) in anchors {
@@ -56,9 +62,11 @@ pub(super) fn agreement(
         if mated > best_mated {
             best_mated = mated;
             best = normalise(mated, s);
+            best_anchor = Some((ia, ib));
+            std::mem::swap(&mut s.pairs, &mut s.best_pairs);
         }
     }
-    best
+    (best, best_anchor)
 }
 
 /// Places every probe minutia on the candidate's frame: `anchor_a` onto `anchor_b`, turned
@@ -101,6 +109,7 @@ fn mate(b: &PreparedTemplate, s: &mut Scratch) -> usize {
     s.used_b.clear();
     s.used_b.resize(b.points.len(), false);
     let mut mated = 0;
+    s.pairs.clear();
     s.d2.clear();
     s.d2.resize(b.xs.len(), 0.0);
     for (i, &(x, y, direction, tolerance)) in s.placed.iter().enumerate() {
@@ -136,10 +145,48 @@ fn mate(b: &PreparedTemplate, s: &mut Scratch) -> usize {
         if let Some((_, j)) = nearest {
             s.used_b[j] = true;
             s.mated_to[i] = j as u8;
+            s.pairs.push((i as u8, j as u8));
             mated += 1;
         }
     }
     mated
+}
+
+/// A rigid placement of the probe on the candidate: probe point `from` lands on candidate
+/// point `to`, and the probe turns by `turn` radians about it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Placement {
+    pub from: (f32, f32),
+    pub to: (f32, f32),
+    pub turn: f32,
+}
+
+/// The rigid placement that best fits, by least squares, the mates of the best placement
+/// [`agreement`] found; `None` with fewer than two mates.
+pub(super) fn fitted(a: &PreparedTemplate, b: &PreparedTemplate, s: &Scratch) -> Option<Placement> {
+    let pairs = &s.best_pairs;
+    if pairs.len() < 2 {
+        return None;
+    }
+    let n = pairs.len() as f32;
+    let (mut ax, mut ay, mut bx, mut by) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for &(i, j) in pairs {
+        let (p, q) = (&a.points[usize::from(i)], &b.points[usize::from(j)]);
+        (ax, ay, bx, by) = (ax + p.x, ay + p.y, bx + q.x, by + q.y);
+    }
+    let (ax, ay, bx, by) = (ax / n, ay / n, bx / n, by / n);
+    let (mut dot, mut cross) = (0.0f32, 0.0f32);
+    for &(i, j) in pairs {
+        let (p, q) = (&a.points[usize::from(i)], &b.points[usize::from(j)]);
+        let (px, py, qx, qy) = (p.x - ax, p.y - ay, q.x - bx, q.y - by);
+        dot += px * qx + py * qy;
+        cross += px * qy - py * qx;
+    }
+    Some(Placement {
+        from: (ax, ay),
+        to: (bx, by),
+        turn: cross.atan2(dot),
+    })
 }
 
 /// `m² / (n_a · n_b)` over the common area of the placement [`mate`] last looked at.
@@ -206,6 +253,37 @@ mod tests {
             std::iter::once((anchor, anchor)),
             &mut s,
         )
+        .0
+    }
+
+    #[test]
+    fn the_fitted_placement_is_the_move_that_made_the_copy() {
+        let a = grid();
+        let b = moved(&a, 20.0, (35.0, -20.0));
+        let (pa, pb) = (prepared(&a), prepared(&b));
+        let mut s = Scratch::default();
+        let (g, anchor) = agreement(&pa, &pb, std::iter::once((7, 7)), &mut s);
+        assert_eq!((g, anchor), (1.0, Some((7, 7))));
+        let Placement { from, to, turn } = fitted(&pa, &pb, &s).unwrap();
+        // `moved` turns clockwise in image coordinates: counter-clockwise with y up.
+        assert!((turn - 20f32.to_radians()).abs() < 0.01, "turn {turn}");
+        // The fit maps every probe minutia onto its copy.
+        let (sin, cos) = turn.sin_cos();
+        for (p, q) in pa.points.iter().zip(&pb.points) {
+            let (dx, dy) = (p.x - from.0, p.y - from.1);
+            let (x, y) = (cos * dx - sin * dy + to.0, sin * dx + cos * dy + to.1);
+            assert!(
+                (x - q.x).hypot(y - q.y) < 1.0,
+                "({x}, {y}) for ({}, {})",
+                q.x,
+                q.y
+            );
+        }
+        // No mates (an empty candidate): no fit.
+        let mut s = Scratch::default();
+        let empty = prepared(&a[..1]);
+        let _ = agreement(&empty, &pb, std::iter::once((0, 0)), &mut s);
+        assert!(fitted(&empty, &pb, &s).is_none());
     }
 
     #[test]

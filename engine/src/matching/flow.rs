@@ -39,6 +39,8 @@ const MAX_DATA: usize = u16::MAX as usize - 4;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
     block: f32,
+    /// 1 / `block`.
+    inverse_block: f32,
     /// The first column and row of the stored box, in blocks of the image.
     x0: usize,
     y0: usize,
@@ -47,6 +49,9 @@ pub struct Flow {
     /// cos 2φ, sin 2φ, weight (coherence; 0 outside the print) per block of the box, row
     /// by row from the top; φ the ridge direction in the frame with y up.
     cells: Vec<(f32, f32, f32)>,
+    /// The blocks on the print (weight above 0) in the same order: centre x and y (y up),
+    /// cos 2φ, sin 2φ and weight — what [`Flow::field_agreement`] visits of a probe.
+    on_print: Vec<[f32; 5]>,
 }
 
 /// Encodes a field given per block of `block` px at 500 ppi (`bw` across, `bh` down; the
@@ -127,14 +132,82 @@ impl Flow {
                 (two.cos(), -two.sin(), f32::from(c[1]) / 255.0)
             })
             .collect();
+        let (block, x0, y0) = (f32::from(block), usize::from(x0), usize::from(y0));
+        let on_print = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.2 > 0.0)
+            .map(|(i, &(c, s, w))| {
+                let x = ((x0 + i % bw) as f32 + 0.5) * block;
+                let y = -((y0 + i / bw) as f32 + 0.5) * block;
+                [x, y, c, s, w]
+            })
+            .collect();
         Some(Self {
-            block: f32::from(block),
-            x0: usize::from(x0),
-            y0: usize::from(y0),
+            block,
+            inverse_block: 1.0 / block,
+            x0,
+            y0,
             bw,
             bh,
             cells,
+            on_print,
         })
+    }
+}
+
+impl Flow {
+    /// Where (x, y up) falls in the stored box, in blocks from its corner, and the index
+    /// of the block holding it; `None` outside the box.
+    #[inline(always)]
+    fn locate(&self, x: f32, y: f32) -> Option<(f32, f32, usize)> {
+        let (fx, fy) = (
+            x * self.inverse_block - self.x0 as f32,
+            -y * self.inverse_block - self.y0 as f32,
+        );
+        if !(fx >= 0.0 && fy >= 0.0) {
+            return None;
+        }
+        let (bx, by) = (fx as usize, fy as usize);
+        (bx < self.bw && by < self.bh).then_some((fx, fy, by * self.bw + bx))
+    }
+
+    /// The doubled-angle vector and coherence of the block holding (x, y up), if on the
+    /// print.
+    #[inline(always)]
+    fn block_at(&self, x: f32, y: f32) -> Option<(f32, f32, f32)> {
+        let cell = self.cells[self.locate(x, y)?.2];
+        (cell.2 > 0.0).then_some(cell)
+    }
+
+    /// How alike two prints' ridges run where they overlap once `probe` is placed on this
+    /// print (its point `from` on `to`, turned by `turn` rad counter-clockwise): the mean
+    /// of cos 2Δ over the probe's blocks that land on this print, each weighted by the
+    /// product of the two blocks' coherences, and how many land. A mean of 0 when none
+    /// does.
+    pub fn field_agreement(
+        &self,
+        probe: &Flow,
+        from: (f32, f32),
+        to: (f32, f32),
+        turn: f32,
+    ) -> (f32, usize) {
+        let (sin, cos) = turn.sin_cos();
+        let (s2, c2) = (2.0 * turn).sin_cos();
+        let (mut sum, mut weight, mut count) = (0.0f32, 0.0f32, 0usize);
+        for &[x, y, c, s, w] in &probe.on_print {
+            let (dx, dy) = (x - from.0, y - from.1);
+            let (px, py) = (cos * dx - sin * dy + to.0, sin * dx + cos * dy + to.1);
+            if let Some((bc, bs, bw)) = self.block_at(px, py) {
+                // The probe's doubled angle turns by twice the placement's turn.
+                let (rc, rs) = (c * c2 - s * s2, c * s2 + s * c2);
+                let ww = w * bw;
+                sum += ww * (rc * bc + rs * bs);
+                weight += ww;
+                count += 1;
+            }
+        }
+        (if weight > 0.0 { sum / weight } else { 0.0 }, count)
     }
 }
 
@@ -162,15 +235,8 @@ impl Flow {
     /// The doubled-angle vector at (x, y up): bilinear between the centres of the blocks
     /// inside the print, each weighted by its coherence; `None` outside the print.
     fn at(&self, x: f32, y: f32) -> Option<(f32, f32)> {
-        let (fx, fy) = (
-            x / self.block - self.x0 as f32,
-            -y / self.block - self.y0 as f32,
-        );
-        if !(fx >= 0.0 && fy >= 0.0) {
-            return None;
-        }
-        let (bx, by) = (fx as usize, fy as usize);
-        if bx >= self.bw || by >= self.bh || self.cells[by * self.bw + bx].2 == 0.0 {
+        let (fx, fy, i) = self.locate(x, y)?;
+        if self.cells[i].2 == 0.0 {
             return None;
         }
         let (gx, gy) = (fx - 0.5, fy - 0.5);
@@ -350,6 +416,33 @@ mod tests {
             .unwrap();
         assert!(elsewhere < 0.8, "another place: {elsewhere}");
         assert!(turned < 0.8, "another direction: {turned}");
+    }
+
+    #[test]
+    fn the_field_agrees_with_itself_moved_and_not_with_another_placement() {
+        let centre = (250.0, -230.0);
+        let a = circles(centre, 0.0, (0.0, 0.0), 200.0);
+        let (turn, shift) = (0.5, (30.0, -120.0));
+        let b = circles(centre, turn, shift, 400.0);
+        // The placement that moved the pattern: any point of a onto its image in b.
+        let p = (200.0, -300.0);
+        let (mean, count) = b.field_agreement(&a, p, moved(p, turn, shift), turn);
+        assert!(mean > 0.97, "the same print, placed right: {mean}");
+        // Most of a's blocks land on b (the move takes some past the edge of b's grid).
+        let blocks = a.cells.iter().filter(|c| c.2 > 0.0).count();
+        assert!(
+            count > blocks * 3 / 4 && count <= blocks,
+            "{count} of {blocks}"
+        );
+        // Turned 40° off, or shifted 60 px, the ridges run differently (less so than a
+        // 40° turn of straight ridges would: the circles bend with the turn).
+        let (off, _) = b.field_agreement(&a, p, moved(p, turn, shift), turn + 0.7);
+        assert!(off < mean - 0.2, "turned off: {off}");
+        let q = moved(p, turn, shift);
+        let (shifted, _) = b.field_agreement(&a, p, (q.0 + 60.0, q.1 + 60.0), turn);
+        assert!(shifted < mean - 0.1, "shifted: {shifted}");
+        // Placed off the print: nothing lands, and the mean is 0.
+        assert_eq!(b.field_agreement(&a, p, (1.0e5, 1.0e5), turn), (0.0, 0));
     }
 
     #[test]

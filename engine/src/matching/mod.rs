@@ -62,6 +62,8 @@ pub struct PreparedTemplate {
     /// Each cylinder's local orientation descriptor, when the template carries its ridge
     /// flow (templates of our own extractor).
     descriptors: Option<Vec<flow::Descriptor>>,
+    /// The ridge flow itself, for the field check of the best placement.
+    field: Option<flow::Flow>,
 }
 
 impl PreparedTemplate {
@@ -144,7 +146,8 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         v.resize(padded, consolidation::FAR);
         v
     };
-    let descriptors = flow::Flow::from_extensions(&template.extensions).map(|f| {
+    let field = flow::Flow::from_extensions(&template.extensions);
+    let descriptors = field.as_ref().map(|f| {
         cylinder_minutia
             .iter()
             .map(|&i| {
@@ -166,6 +169,7 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         directions,
         radial,
         descriptors,
+        field,
     })
 }
 
@@ -239,6 +243,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn sigmoid(v: f32, mu: f32, tau: f32) -> f32 {
     1.0 / (1.0 + (-tau * (v - mu)).exp())
+}
+
+/// The factor of step 6: 1 for a field agreement of 1, falling linearly to
+/// [`FIELD_FLOOR`] at [`FIELD_AGREEMENT_LOW`] and below.
+fn field_factor(mean: f32) -> f32 {
+    ((mean - FIELD_AGREEMENT_LOW) / (1.0 - FIELD_AGREEMENT_LOW)).clamp(FIELD_FLOOR, 1.0)
 }
 
 /// How many top pairs make the score, from the smaller cylinder count.
@@ -457,8 +467,24 @@ fn raw_similarity(
     let anchors = s.order[..take.min(GLOBAL_ANCHORS)]
         .iter()
         .map(|&(_, r)| (s.chosen[r].0, s.chosen[r].1));
-    let agreement = consolidation::agreement(a, b, anchors, &mut s.global);
-    let raw = total / np as f32 * agreement.powf(GLOBAL_WEIGHT);
+    let (agreement, anchor) = consolidation::agreement(a, b, anchors, &mut s.global);
+    let mut raw = total / np as f32 * agreement.powf(GLOBAL_WEIGHT);
+    // 6. With both prints' ridge flow: do the ridges run alike where the prints overlap,
+    //    under the placement that best fits the mates of the best one?
+    if let (Some(fa), Some(fb), Some((ia, ib))) = (&a.field, &b.field, anchor) {
+        let consolidation::Placement { from, to, turn } = consolidation::fitted(a, b, &s.global)
+            .unwrap_or_else(|| {
+                let (p, q) = (&a.points[ia], &b.points[ib]);
+                let turn = b.directions[ib].wrapping_sub(a.directions[ia]);
+                consolidation::Placement {
+                    from: (p.x, p.y),
+                    to: (q.x, q.y),
+                    turn: f32::from(turn) * (TAU / 256.0),
+                }
+            });
+        let (mean, _) = fb.field_agreement(fa, from, to, turn);
+        raw *= field_factor(mean);
+    }
     if raw.is_finite() {
         (raw.clamp(0.0, 1.0), with_flow)
     } else {

@@ -82,3 +82,12 @@ pub const GLOBAL_WEIGHT: f32 = 0.4;
 /// Factor for a shortlisted pair whose descriptors share too few samples inside both prints
 /// to be compared (the similarity of a compared pair runs from 0 to 1).
 pub const FLOW_UNKNOWN: f32 = 0.5;
+
+// Field check (after the global consolidation, with both prints' ridge flow): how alike the
+// ridges run over the overlap of the best placement.
+
+/// Field agreement (coherence-weighted mean cos 2Δ) at and below which the score keeps
+/// only [`FIELD_FLOOR`] of itself; 1 keeps all of it, linearly between.
+pub const FIELD_AGREEMENT_LOW: f32 = 0.6;
+/// See [`FIELD_AGREEMENT_LOW`].
+pub const FIELD_FLOOR: f32 = 0.1;
