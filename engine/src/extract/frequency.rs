@@ -7,7 +7,60 @@ use super::params::*;
 use super::plane::{Plane, blur};
 use super::segmentation::Blocks;
 
+/// Samples along the ridge per signature bin.
+const ALONG: usize = FREQUENCY_WIDTH / 2;
+
+/// The signature bin at (x, y): the image sampled bilinearly at every other pixel along
+/// the ridge from −width/2, summed in order — lane by lane the arithmetic of
+/// [`Plane::sample`], laid out so that the positions, fractions and weights vectorise; a
+/// point outside the plane's interior sends the whole bin to `sample`'s clamped path.
+#[inline(always)]
+fn bin(image: &Plane, x: f32, y: f32, along_x: f32, along_y: f32) -> f32 {
+    let (mut x0, mut y0) = ([0.0f32; ALONG], [0.0f32; ALONG]);
+    let (mut fx, mut fy) = ([0.0f32; ALONG], [0.0f32; ALONG]);
+    for m in 0..ALONG {
+        let j = (2 * m) as f32 - FREQUENCY_WIDTH as f32 / 2.0;
+        let (px, py) = (x + j * along_x, y + j * along_y);
+        (x0[m], y0[m]) = (px.floor(), py.floor());
+        (fx[m], fy[m]) = (px - x0[m], py - y0[m]);
+    }
+    let (w, h) = (image.width as f32, image.height as f32);
+    let inside =
+        (0..ALONG).all(|m| x0[m] >= 0.0 && y0[m] >= 0.0 && x0[m] + 1.0 < w && y0[m] + 1.0 < h);
+    let mut acc = 0.0;
+    if !inside {
+        for m in 0..ALONG {
+            let j = (2 * m) as f32 - FREQUENCY_WIDTH as f32 / 2.0;
+            acc += image.sample(x + j * along_x, y + j * along_y);
+        }
+        return acc;
+    }
+    let (mut tl, mut tr, mut bl, mut br) = (
+        [0.0f32; ALONG],
+        [0.0f32; ALONG],
+        [0.0f32; ALONG],
+        [0.0f32; ALONG],
+    );
+    for m in 0..ALONG {
+        let i = y0[m] as usize * image.width + x0[m] as usize;
+        let d = &image.data[i..i + image.width + 2];
+        (tl[m], tr[m]) = (d[0], d[1]);
+        (bl[m], br[m]) = (d[image.width], d[image.width + 1]);
+    }
+    let mut v = [0.0f32; ALONG];
+    for m in 0..ALONG {
+        let a = tl[m] * (1.0 - fx[m]) + tr[m] * fx[m];
+        let b = bl[m] * (1.0 - fx[m]) + br[m] * fx[m];
+        v[m] = a * (1.0 - fy[m]) + b * fy[m];
+    }
+    for value in v {
+        acc += value;
+    }
+    acc
+}
+
 /// The ridge period (pixels per ridge) per block.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Plane {
     let (bw, bh) = (blocks.bw, blocks.bh);
     let mut period = Plane::filled(bw, bh, 0.0);
@@ -28,16 +81,13 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Pla
             );
             for (k, s) in signature.iter_mut().enumerate() {
                 let t = k as f32 - FREQUENCY_WINDOW as f32 / 2.0;
-                let mut acc = 0.0;
-                let mut j = -(FREQUENCY_WIDTH as f32) / 2.0;
-                while j < FREQUENCY_WIDTH as f32 / 2.0 {
-                    acc += image.sample(
-                        cx + t * across_x + j * along_x,
-                        cy + t * across_y + j * along_y,
-                    );
-                    j += 2.0;
-                }
-                *s = acc;
+                *s = bin(
+                    image,
+                    cx + t * across_x,
+                    cy + t * across_y,
+                    along_x,
+                    along_y,
+                );
             }
             if let Some(p) = period_of(&signature) {
                 period.data[i] = p;
@@ -84,15 +134,56 @@ fn period_of(signature: &[f32]) -> Option<f32> {
     if max - min < 1e-3 {
         return None;
     }
-    let mut peaks = Vec::with_capacity(8);
+    // Only the first and last peak and their count make the period.
+    let (mut first, mut last, mut peaks) = (0.0f32, 0.0f32, 0usize);
     for i in 1..n - 1 {
         if s[i] > s[i - 1] && s[i] >= s[i + 1] && s[i] > min + 0.3 * (max - min) {
-            peaks.push(i as f32);
+            if peaks == 0 {
+                first = i as f32;
+            }
+            last = i as f32;
+            peaks += 1;
         }
     }
-    if peaks.len() < 2 {
+    if peaks < 2 {
         return None;
     }
-    let p = (peaks[peaks.len() - 1] - peaks[0]) / (peaks.len() - 1) as f32;
+    let p = (last - first) / (peaks - 1) as f32;
     (PERIOD_RANGE.0..=PERIOD_RANGE.1).contains(&p).then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bin_is_the_in_order_sum_of_the_plane_s_samples() {
+        let mut seed = 0x1234_5678_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as f32 / u32::MAX as f32
+        };
+        let (w, h) = (41, 29);
+        let image = Plane {
+            width: w,
+            height: h,
+            data: (0..w * h).map(|_| 255.0 * next()).collect(),
+        };
+        // Centres inside, near the edges and outside, in every direction.
+        for _ in 0..5_000 {
+            let (x, y) = (next() * 70.0 - 15.0, next() * 50.0 - 10.0);
+            let (along_y, along_x) = (next() * std::f32::consts::TAU).sin_cos();
+            let reference = (0..ALONG).fold(0.0, |acc, m| {
+                let j = (2 * m) as f32 - FREQUENCY_WIDTH as f32 / 2.0;
+                acc + image.sample(x + j * along_x, y + j * along_y)
+            });
+            assert_eq!(
+                bin(&image, x, y, along_x, along_y),
+                reference,
+                "at ({x}, {y})"
+            );
+        }
+    }
 }
