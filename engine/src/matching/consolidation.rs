@@ -279,7 +279,7 @@ mod tests {
                 q.y
             );
         }
-        // No mates (an empty candidate): no fit.
+        // A probe of one minutia: at most one mate, no fit.
         let mut s = Scratch::default();
         let empty = prepared(&a[..1]);
         let _ = agreement(&empty, &pb, std::iter::once((0, 0)), &mut s);
