@@ -57,7 +57,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| enhance::enhance(black_box(&norm), &blocks, &field, &period))
     });
     let enhanced = enhance::enhance(&norm, &blocks, &field, &period);
-    let inside = |x: usize, y: usize| blocks.is_foreground_px(x as f32, y as f32);
+    let inside = |x: usize, y: usize| blocks.is_foreground_at(x, y);
     steps.bench_function("6-binarisation", |b| {
         b.iter(|| binarize::binarize(black_box(&enhanced), inside))
     });

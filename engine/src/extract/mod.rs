@@ -97,9 +97,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     }
     let period = frequency::estimate(&normalised, &blocks, &field);
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
-    let mut skeleton = binarize::binarize(&enhanced, |x, y| {
-        blocks.is_foreground_px(x as f32, y as f32)
-    });
+    let mut skeleton = binarize::binarize(&enhanced, |x, y| blocks.is_foreground_at(x, y));
     if debug {
         pictures.push(("3-frequency", debug_frequency(&blocks, &period, w, h)));
         pictures.push(("4-enhanced", debug_plane(&enhanced)));
@@ -109,7 +107,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     if debug {
         pictures.push(("6-skeleton", debug_binary(&skeleton, w, h)));
     }
-    let inside = |x: usize, y: usize| blocks.is_foreground_px(x as f32, y as f32);
+    let inside = |x: usize, y: usize| blocks.is_foreground_at(x, y);
     let mut candidates = minutiae::detect(&skeleton, w, h, &field, inside);
     let near_background = |x: usize, y: usize, r: f32| {
         (0..16).any(|k| {

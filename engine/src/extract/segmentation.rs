@@ -31,6 +31,15 @@ impl Blocks {
         bx < self.bw && by < self.bh && self.foreground[by * self.bw + bx]
     }
 
+    /// Whether the block holding pixel (x, y) is foreground: [`Blocks::is_foreground_px`]
+    /// for whole pixels, without the float conversions (it runs for every pixel in
+    /// binarisation).
+    #[inline]
+    pub fn is_foreground_at(&self, x: usize, y: usize) -> bool {
+        let (bx, by) = (x / BLOCK, y / BLOCK);
+        bx < self.bw && by < self.bh && self.foreground[by * self.bw + bx]
+    }
+
     /// Number of foreground blocks.
     pub fn foreground_count(&self) -> usize {
         self.foreground.iter().filter(|&&f| f).count()
@@ -180,6 +189,33 @@ fn fill_holes(fg: &mut [bool], bw: usize, bh: usize) {
     for (f, l) in fg.iter_mut().zip(&label) {
         if *l != 0 && !touches_border[*l as usize] {
             *f = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_pixel_test_agrees_with_the_float_one() {
+        let (bw, bh) = (5, 4);
+        let blocks = Blocks {
+            bw,
+            bh,
+            foreground: (0..bw * bh).map(|i| i % 3 != 0).collect(),
+            mean: vec![0.0; bw * bh],
+            std: vec![0.0; bw * bh],
+        };
+        // Beyond the grid on both sides as well.
+        for y in 0..bh * BLOCK + 9 {
+            for x in 0..bw * BLOCK + 9 {
+                assert_eq!(
+                    blocks.is_foreground_at(x, y),
+                    blocks.is_foreground_px(x as f32, y as f32),
+                    "({x}, {y})"
+                );
+            }
         }
     }
 }
