@@ -154,17 +154,13 @@ fn period_of(signature: &[f32]) -> Option<f32> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::plane::xorshift32;
     use super::*;
 
     #[test]
     fn a_bin_is_the_in_order_sum_of_the_plane_s_samples() {
         let mut seed = 0x1234_5678_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed as f32 / u32::MAX as f32
-        };
+        let mut next = move || xorshift32(&mut seed) as f32 / u32::MAX as f32;
         let (w, h) = (41, 29);
         let image = Plane {
             width: w,

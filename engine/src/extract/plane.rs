@@ -59,6 +59,15 @@ impl Plane {
     }
 }
 
+/// Marsaglia's xorshift32: the next state, for the extractor's tests' pseudo-random data.
+#[cfg(test)]
+pub(crate) fn xorshift32(state: &mut u32) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    *state
+}
+
 /// A normalised 1-D Gaussian kernel of standard deviation `sigma` (radius 3σ).
 pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     let radius = (3.0 * sigma).ceil().max(1.0) as isize;
@@ -137,12 +146,7 @@ mod tests {
         let mut seed = 0x2545_f491_u32;
         for (w, h, sigma) in [(37, 23, 0.7), (5, 9, 1.5), (3, 4, 2.0), (64, 1, 0.7)] {
             let data = (0..w * h)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    (seed % 1000) as f32 / 100.0 - 5.0
-                })
+                .map(|_| (xorshift32(&mut seed) % 1000) as f32 / 100.0 - 5.0)
                 .collect();
             let p = Plane {
                 width: w,

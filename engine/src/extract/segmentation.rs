@@ -22,18 +22,13 @@ pub struct Blocks {
 }
 
 impl Blocks {
-    /// Whether the block holding pixel (x, y) is foreground; false outside the image.
+    /// [`Blocks::is_foreground_at`] for a real position (truncated to its pixel); false at
+    /// negative coordinates.
     pub fn is_foreground_px(&self, x: f32, y: f32) -> bool {
-        if x < 0.0 || y < 0.0 {
-            return false;
-        }
-        let (bx, by) = ((x as usize) / BLOCK, (y as usize) / BLOCK);
-        bx < self.bw && by < self.bh && self.foreground[by * self.bw + bx]
+        !(x < 0.0 || y < 0.0) && self.is_foreground_at(x as usize, y as usize)
     }
 
-    /// Whether the block holding pixel (x, y) is foreground: [`Blocks::is_foreground_px`]
-    /// for whole pixels, without the float conversions (it runs for every pixel in
-    /// binarisation).
+    /// Whether the block holding pixel (x, y) is foreground; false outside the image.
     #[inline]
     pub fn is_foreground_at(&self, x: usize, y: usize) -> bool {
         let (bx, by) = (x / BLOCK, y / BLOCK);

@@ -70,8 +70,8 @@ fn tables() -> &'static [[bool; 256]; 2] {
     })
 }
 
-/// Thins a binary image in place (1 = ridge); the outer row and column are cleared.
-pub fn thin(grid: &mut [u8], w: usize, h: usize) {
+/// Clears the outer row and column, which have no full neighbourhood.
+fn clear_border(grid: &mut [u8], w: usize, h: usize) {
     for x in 0..w {
         grid[x] = 0;
         grid[(h - 1) * w + x] = 0;
@@ -80,6 +80,11 @@ pub fn thin(grid: &mut [u8], w: usize, h: usize) {
         grid[y * w] = 0;
         grid[y * w + w - 1] = 0;
     }
+}
+
+/// Thins a binary image in place (1 = ridge); the outer row and column are cleared.
+pub fn thin(grid: &mut [u8], w: usize, h: usize) {
+    clear_border(grid, w, h);
     let rules = tables();
     // A pixel's fate under a rule depends on its neighbourhood alone, so after the first
     // pass of each rule only the pixels next to one just deleted need looking at again
@@ -138,6 +143,7 @@ pub fn thin(grid: &mut [u8], w: usize, h: usize) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::plane::xorshift32;
     use super::*;
 
     #[test]
@@ -179,12 +185,7 @@ mod tests {
         let (w, h) = (9, 7);
         let mut seed = 0x0bad_cafe_u32;
         let g: Vec<u8> = (0..w * h)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                (seed >> 7) as u8 & 1
-            })
+            .map(|_| (xorshift32(&mut seed) >> 7) as u8 & 1)
             .collect();
         for y in 1..h - 1 {
             for x in 1..w - 1 {
@@ -199,14 +200,7 @@ mod tests {
 
     /// Zhang and Suen as written: every remaining pixel looked at in every pass.
     fn reference_thin(grid: &mut [u8], w: usize, h: usize) {
-        for x in 0..w {
-            grid[x] = 0;
-            grid[(h - 1) * w + x] = 0;
-        }
-        for y in 0..h {
-            grid[y * w] = 0;
-            grid[y * w + w - 1] = 0;
-        }
+        clear_border(grid, w, h);
         loop {
             let mut changed = false;
             for rule in tables() {
@@ -229,12 +223,7 @@ mod tests {
     #[test]
     fn thinning_only_what_changed_gives_the_full_passes_skeleton() {
         let mut seed = 0x5eed_1234_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut next = move || xorshift32(&mut seed);
         for (w, h, density) in [(30, 20, 50), (64, 48, 60), (17, 40, 70), (50, 50, 85)] {
             // Blobs: random seeds grown twice, so that ridges of several widths appear.
             let mut g: Vec<u8> = (0..w * h)

@@ -161,9 +161,28 @@ pub(super) struct Placement {
     pub turn: f32,
 }
 
+/// The placement of the field check: [`fitted`], or with fewer than two mates the one
+/// anchored at `anchor` (as [`place`] makes it), the anchor [`agreement`] returned.
+pub(super) fn best_placement(
+    a: &PreparedTemplate,
+    b: &PreparedTemplate,
+    s: &Scratch,
+    (ia, ib): (usize, usize),
+) -> Placement {
+    fitted(a, b, s).unwrap_or_else(|| {
+        let (p, q) = (&a.points[ia], &b.points[ib]);
+        let turn = b.directions[ib].wrapping_sub(a.directions[ia]);
+        Placement {
+            from: (p.x, p.y),
+            to: (q.x, q.y),
+            turn: f32::from(turn) * (std::f32::consts::TAU / 256.0),
+        }
+    })
+}
+
 /// The rigid placement that best fits, by least squares, the mates of the best placement
 /// [`agreement`] found; `None` with fewer than two mates.
-pub(super) fn fitted(a: &PreparedTemplate, b: &PreparedTemplate, s: &Scratch) -> Option<Placement> {
+fn fitted(a: &PreparedTemplate, b: &PreparedTemplate, s: &Scratch) -> Option<Placement> {
     let pairs = &s.best_pairs;
     if pairs.len() < 2 {
         return None;

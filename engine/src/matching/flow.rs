@@ -39,8 +39,6 @@ const MAX_DATA: usize = u16::MAX as usize - 4;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
     block: f32,
-    /// 1 / `block`.
-    inverse_block: f32,
     /// The first column and row of the stored box, in blocks of the image.
     x0: usize,
     y0: usize,
@@ -145,7 +143,6 @@ impl Flow {
             .collect();
         Some(Self {
             block,
-            inverse_block: 1.0 / block,
             x0,
             y0,
             bw,
@@ -162,8 +159,8 @@ impl Flow {
     #[inline(always)]
     fn locate(&self, x: f32, y: f32) -> Option<(f32, f32, usize)> {
         let (fx, fy) = (
-            x * self.inverse_block - self.x0 as f32,
-            -y * self.inverse_block - self.y0 as f32,
+            x / self.block - self.x0 as f32,
+            -y / self.block - self.y0 as f32,
         );
         if !(fx >= 0.0 && fy >= 0.0) {
             return None;
@@ -395,12 +392,22 @@ mod tests {
         assert_eq!(flow.at(f32::NAN, 0.0), None);
     }
 
+    /// A print of circles (`a`) and a larger one of the same circles turned by `turn` and
+    /// moved by `shift` (`b`).
+    fn print_and_moved_copy() -> (Flow, Flow, f32, (f32, f32)) {
+        let centre = (250.0, -230.0);
+        let (turn, shift) = (0.5, (30.0, -120.0));
+        (
+            circles(centre, 0.0, (0.0, 0.0), 200.0),
+            circles(centre, turn, shift, 400.0),
+            turn,
+            shift,
+        )
+    }
+
     #[test]
     fn descriptors_do_not_depend_on_where_the_print_lies() {
-        let centre = (250.0, -230.0);
-        let a = circles(centre, 0.0, (0.0, 0.0), 200.0);
-        let (turn, shift) = (0.5, (30.0, -120.0));
-        let b = circles(centre, turn, shift, 400.0);
+        let (a, b, turn, shift) = print_and_moved_copy();
         let p = (200.0, -300.0);
         let q = moved(p, turn, shift);
         let da = a.descriptor(p.0, p.1, 1.0);
@@ -420,16 +427,13 @@ mod tests {
 
     #[test]
     fn the_field_agrees_with_itself_moved_and_not_with_another_placement() {
-        let centre = (250.0, -230.0);
-        let a = circles(centre, 0.0, (0.0, 0.0), 200.0);
-        let (turn, shift) = (0.5, (30.0, -120.0));
-        let b = circles(centre, turn, shift, 400.0);
+        let (a, b, turn, shift) = print_and_moved_copy();
         // The placement that moved the pattern: any point of a onto its image in b.
         let p = (200.0, -300.0);
         let (mean, count) = b.field_agreement(&a, p, moved(p, turn, shift), turn);
         assert!(mean > 0.97, "the same print, placed right: {mean}");
         // Most of a's blocks land on b (the move takes some past the edge of b's grid).
-        let blocks = a.cells.iter().filter(|c| c.2 > 0.0).count();
+        let blocks = a.on_print.len();
         assert!(
             count > blocks * 3 / 4 && count <= blocks,
             "{count} of {blocks}"

@@ -471,17 +471,9 @@ fn raw_similarity(
     let mut raw = total / np as f32 * agreement.powf(GLOBAL_WEIGHT);
     // 6. With both prints' ridge flow: do the ridges run alike where the prints overlap,
     //    under the placement that best fits the mates of the best one?
-    if let (Some(fa), Some(fb), Some((ia, ib))) = (&a.field, &b.field, anchor) {
-        let consolidation::Placement { from, to, turn } = consolidation::fitted(a, b, &s.global)
-            .unwrap_or_else(|| {
-                let (p, q) = (&a.points[ia], &b.points[ib]);
-                let turn = b.directions[ib].wrapping_sub(a.directions[ia]);
-                consolidation::Placement {
-                    from: (p.x, p.y),
-                    to: (q.x, q.y),
-                    turn: f32::from(turn) * (TAU / 256.0),
-                }
-            });
+    if let (Some(fa), Some(fb), Some(anchor)) = (&a.field, &b.field, anchor) {
+        let consolidation::Placement { from, to, turn } =
+            consolidation::best_placement(a, b, &s.global, anchor);
         let (mean, _) = fb.field_agreement(fa, from, to, turn);
         raw *= field_factor(mean);
     }
