@@ -12,8 +12,35 @@
 
 use super::PreparedTemplate;
 use super::params::{
-    COMMON_AREA_FLOOR, COMMON_AREA_REACH, MATE_DIRECTION_UNITS, MATE_DISTANCE, MATE_DISTANCE_PER_PX,
+    COMMON_AREA_FLOOR, COMMON_AREA_REACH, MATE_DIRECTION_UNITS, MATE_DISTANCE,
+    MATE_DISTANCE_PER_PX, OWN_MATE_DIRECTION_UNITS, OWN_MATE_DISTANCE,
 };
+
+/// How close a placed probe minutia must land to a candidate minutia to mate with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Mating {
+    /// Distance, px...
+    pub distance: f32,
+    /// ...plus this share of the probe minutia's distance from the anchor...
+    pub per_px: f32,
+    /// ...and at most this difference of direction (1/256 turns).
+    pub direction: u8,
+}
+
+impl Mating {
+    /// For templates of any extractor.
+    pub const ANY: Self = Self {
+        distance: MATE_DISTANCE,
+        per_px: MATE_DISTANCE_PER_PX,
+        direction: MATE_DIRECTION_UNITS,
+    };
+    /// When both templates carry Daktilo's ridge flow, so both are our extractor's.
+    pub const OWN: Self = Self {
+        distance: OWN_MATE_DISTANCE,
+        per_px: MATE_DISTANCE_PER_PX,
+        direction: OWN_MATE_DIRECTION_UNITS,
+    };
+}
 
 /// Where padding points lie: beyond reach of any real minutia.
 pub(super) const FAR: f32 = 1.0e6;
@@ -43,6 +70,7 @@ pub(super) fn agreement(
     a: &PreparedTemplate,
     b: &PreparedTemplate,
     anchors: impl Iterator<Item = (u8, u8)>,
+    mating: Mating,
     s: &mut Scratch,
 ) -> (f32, Option<(usize, usize)>) {
     let mut best_mated = 0usize;
@@ -57,8 +85,8 @@ pub(super) fn agreement(
             continue;
         }
         let (ia, ib) = (usize::from(ia), usize::from(ib));
-        place(a, b, ia, ib, s);
-        let mated = mate(b, s);
+        place(a, b, ia, ib, mating, s);
+        let mated = mate(b, mating, s);
         if mated > best_mated {
             best_mated = mated;
             best = normalise(mated, s);
@@ -77,6 +105,7 @@ fn place(
     b: &PreparedTemplate,
     anchor_a: usize,
     anchor_b: usize,
+    mating: Mating,
     s: &mut Scratch,
 ) {
     let (pa, pb) = (&a.points[anchor_a], &b.points[anchor_b]);
@@ -86,7 +115,7 @@ fn place(
     s.placed.clear();
     for (i, p) in a.points.iter().enumerate() {
         let (dx, dy) = (p.x - pa.x, p.y - pa.y);
-        let tolerance = MATE_DISTANCE + MATE_DISTANCE_PER_PX * a.distances[anchor_a * n + i];
+        let tolerance = mating.distance + mating.per_px * a.distances[anchor_a * n + i];
         s.placed.push((
             cos * dx - sin * dy + pb.x,
             sin * dx + cos * dy + pb.y,
@@ -100,7 +129,7 @@ fn place(
 /// takes the nearest free candidate minutia within its tolerance), and marks which
 /// minutiae of either print lie in the common area.
 #[inline(always)]
-fn mate(b: &PreparedTemplate, s: &mut Scratch) -> usize {
+fn mate(b: &PreparedTemplate, mating: Mating, s: &mut Scratch) -> usize {
     let reach = COMMON_AREA_REACH * COMMON_AREA_REACH;
     s.near_a.clear();
     s.near_a.resize(s.placed.len(), false);
@@ -135,7 +164,7 @@ fn mate(b: &PreparedTemplate, s: &mut Scratch) -> usize {
                 if d2 <= tolerance
                     && !s.used_b[j]
                     && (b.directions[j].wrapping_sub(direction) as i8).unsigned_abs()
-                        <= MATE_DIRECTION_UNITS
+                        <= mating.direction
                     && nearest.is_none_or(|(best, _)| d2 < best)
                 {
                     nearest = Some((d2, j));
@@ -270,6 +299,7 @@ mod tests {
             &prepared(a),
             &prepared(b),
             std::iter::once((anchor, anchor)),
+            Mating::ANY,
             &mut s,
         )
         .0
@@ -281,7 +311,7 @@ mod tests {
         let b = moved(&a, 20.0, (35.0, -20.0));
         let (pa, pb) = (prepared(&a), prepared(&b));
         let mut s = Scratch::default();
-        let (g, anchor) = agreement(&pa, &pb, std::iter::once((7, 7)), &mut s);
+        let (g, anchor) = agreement(&pa, &pb, std::iter::once((7, 7)), Mating::ANY, &mut s);
         assert_eq!((g, anchor), (1.0, Some((7, 7))));
         let Placement { from, to, turn } = fitted(&pa, &pb, &s).unwrap();
         // `moved` turns clockwise in image coordinates: counter-clockwise with y up.
@@ -301,8 +331,38 @@ mod tests {
         // A probe of one minutia: at most one mate, no fit.
         let mut s = Scratch::default();
         let empty = prepared(&a[..1]);
-        let _ = agreement(&empty, &pb, std::iter::once((0, 0)), &mut s);
+        let _ = agreement(&empty, &pb, std::iter::once((0, 0)), Mating::ANY, &mut s);
         assert!(fitted(&empty, &pb, &s).is_none());
+    }
+
+    #[test]
+    fn our_own_minutiae_must_land_closer_to_mate() {
+        // Every minutia but the anchor (the first, at (60, 60)) changed by `change`; the
+        // agreement under each tolerance, anchored there.
+        let a = grid();
+        let agreements = |change: &dyn Fn((f32, f32, f32)) -> (f32, f32, f32)| {
+            let b: Vec<_> = a
+                .iter()
+                .enumerate()
+                .map(|(k, &m)| if k == 0 { m } else { change(m) })
+                .collect();
+            let (pa, pb) = (prepared(&a), prepared(&b));
+            [Mating::ANY, Mating::OWN].map(|mating| {
+                let mut s = Scratch::default();
+                agreement(&pa, &pb, std::iter::once((0, 0)), mating, &mut s).0
+            })
+        };
+        // Moved sideways by 10.5 px plus 5 % of the distance from the anchor: within the
+        // tolerance for any extractor's templates (12 px plus 5 %), beyond the one for our
+        // own (9 px plus 5 %).
+        let [any, own] =
+            agreements(&|(x, y, d)| (x + 10.5 + 0.05 * (x - 60.0).hypot(y - 60.0), y, d));
+        assert_eq!(any, 1.0);
+        assert!(own < 0.1, "{own}");
+        // Turned by 25°: within 28°, not within 22.5°.
+        let [any, own] = agreements(&|(x, y, d)| (x, y, d + 25.0));
+        assert_eq!(any, 1.0);
+        assert!(own < 0.1, "{own}");
     }
 
     #[test]

@@ -467,7 +467,14 @@ fn raw_similarity(
     let anchors = s.order[..take.min(GLOBAL_ANCHORS)]
         .iter()
         .map(|&(_, r)| (s.chosen[r].0, s.chosen[r].1));
-    let (agreement, anchor) = consolidation::agreement(a, b, anchors, &mut s.global);
+    // Both prints of our own extractor (both carry the ridge flow): their minutiae sit on
+    // their skeleton pixels, and mates must land closer.
+    let mating = if a.field.is_some() && b.field.is_some() {
+        consolidation::Mating::OWN
+    } else {
+        consolidation::Mating::ANY
+    };
+    let (agreement, anchor) = consolidation::agreement(a, b, anchors, mating, &mut s.global);
     let mut raw = total / np as f32 * agreement.powf(GLOBAL_WEIGHT);
     // 6. With both prints' ridge flow: do the ridges run alike where the prints overlap,
     //    under the placement that best fits the mates of the best one?

@@ -69,6 +69,12 @@ pub const MATE_DISTANCE: f32 = 12.0;
 pub const MATE_DISTANCE_PER_PX: f32 = 0.05;
 /// ...and their directions differ by at most this (1/256 turns; 20 ≈ 28°).
 pub const MATE_DIRECTION_UNITS: u8 = 20;
+/// [`MATE_DISTANCE`] when both templates carry Daktilo's ridge-flow block: our extractor's
+/// minutiae are placed on their skeleton pixel, where other vendors' templates (the FVC
+/// SecuGen ones are stretched to 300 × 400 px) need the wider tolerance.
+pub const OWN_MATE_DISTANCE: f32 = 9.0;
+/// [`MATE_DIRECTION_UNITS`] when both templates carry the ridge flow (16 ≈ 22.5°).
+pub const OWN_MATE_DIRECTION_UNITS: u8 = 16;
 /// A minutia lies in the common area when it is this close to a minutia of the other
 /// print once placed, px.
 pub const COMMON_AREA_REACH: f32 = 35.0;
