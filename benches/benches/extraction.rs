@@ -1,5 +1,5 @@
 //! Criterion benchmarks of extraction (single thread): one image of each FVC2002 set, and
-//! each pipeline step on DB1_B 101_1.
+//! each pipeline step on DB1_B 101_1 (and DB2_B 101_1's resampling from 569 ppi).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use daktilo_engine::datasets;
@@ -83,6 +83,15 @@ fn bench(c: &mut Criterion) {
             });
             c
         })
+    });
+    steps.finish();
+
+    // The one FVC2002 set not at 500 ppi: its resampling, the step before segmentation.
+    let bytes = std::fs::read(dir.join("fvc2002/DB2_B/101_1.tif")).expect("FVC image");
+    let img = image::decode(&bytes).expect("decode").image;
+    let mut steps = c.benchmark_group("step_DB2_B_101_1");
+    steps.bench_function("0-resample", |b| {
+        b.iter(|| image::to_500ppi(black_box(&img), 569.0).expect("resample"))
     });
     steps.finish();
 }
