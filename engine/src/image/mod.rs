@@ -197,12 +197,12 @@ pub fn to_500ppi(image: &GrayImage, ppi: f32) -> Result<GrayImage, ImageError> {
     }
     let nw = ((image.width as f32 * scale).round() as usize).max(1);
     let nh = ((image.height as f32 * scale).round() as usize).max(1);
-    let (w, h) = (image.width, image.height);
-    let src = &image.pixels;
     let mut out = vec![0u8; nw * nh];
     if scale >= 0.5 {
         bilinear(image, scale, nw, &mut out);
     } else {
+        let (w, h) = (image.width, image.height);
+        let src = &image.pixels;
         // Shrinking by more than half: a tent filter as wide as a target pixel's footprint,
         // so that no source pixel is skipped.
         let reach = 1.0 / scale;
@@ -288,12 +288,7 @@ mod tests {
     #[test]
     fn bilinear_resampling_gives_the_per_pixel_loop_s_pixels() {
         let mut seed = 0x2545_f491_u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut next = move || crate::extract::plane::xorshift32(&mut seed);
         for (w, h) in [(101, 100), (296, 560), (333, 217)] {
             let pixels: Vec<u8> = (0..w * h).map(|_| next() as u8).collect();
             let img = from_raw(w, h, pixels).unwrap();

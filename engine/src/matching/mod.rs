@@ -469,7 +469,7 @@ fn raw_similarity(
         .map(|&(_, r)| (s.chosen[r].0, s.chosen[r].1));
     // Both prints of our own extractor (both carry the ridge flow): their minutiae sit on
     // their skeleton pixels, and mates must land closer.
-    let mating = if a.field.is_some() && b.field.is_some() {
+    let mating = if with_flow {
         consolidation::Mating::OWN
     } else {
         consolidation::Mating::ANY
