@@ -33,13 +33,18 @@ fn png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
     out
 }
 
+/// DB1_B 101_1 and 101_2 (mates) and 102_1 (another finger).
+fn two_mates_and_another() -> Option<[PathBuf; 3]> {
+    Some([
+        fvc("DB1_B/101_1.tif")?,
+        fvc("DB1_B/101_2.tif")?,
+        fvc("DB1_B/102_1.tif")?,
+    ])
+}
+
 #[test]
 fn mates_extracted_from_images_match_and_other_fingers_do_not() {
-    let (Some(a), Some(b), Some(c)) = (
-        fvc("DB1_B/101_1.tif"),
-        fvc("DB1_B/101_2.tif"),
-        fvc("DB1_B/102_1.tif"),
-    ) else {
+    let Some([a, b, c]) = two_mates_and_another() else {
         return;
     };
     let (ea, eb, ec) = (
@@ -391,4 +396,48 @@ fn templates_carry_their_ridge_flow_through_every_format() {
     bare.extensions.clear();
     let c = matching::compare_detailed(&matching::prepare(&bare).unwrap(), &pb);
     assert!(!c.flow);
+}
+
+#[test]
+fn a_comparisons_parts_multiply_to_its_raw_similarity() {
+    use daktilo_engine::matching::params::{
+        COMMON_AREA_FLOOR, FIELD_AGREEMENT_LOW, FIELD_FLOOR, GLOBAL_WEIGHT,
+    };
+    let Some([a, b, c]) = two_mates_and_another() else {
+        return;
+    };
+    let [ta, tb, tc] = [a, b, c].map(|p| extract_path(&p, None).template);
+    let mut bare = tb.clone();
+    bare.extensions.clear();
+    let [pa, pb, pc, bare] = [ta, tb, tc, bare].map(|t| matching::prepare(&t).unwrap());
+    for (x, y, flow) in [(&pa, &pb, true), (&pa, &pc, true), (&pa, &bare, false)] {
+        let c = matching::compare_detailed(x, y);
+        let p = c.parts;
+        assert_eq!(p.field.is_some(), flow);
+        let (m, ca, cb) = (
+            f32::from(p.mated),
+            f32::from(p.common.0).max(COMMON_AREA_FLOOR),
+            f32::from(p.common.1).max(COMMON_AREA_FLOOR),
+        );
+        assert!(p.mated <= p.common.0.min(p.common.1), "{p:?}");
+        assert!(
+            (p.agreement - (m * m / (ca * cb)).min(1.0)).abs() < 1e-6,
+            "{p:?}"
+        );
+        let field = p.field.map_or(1.0, |f| {
+            ((f - FIELD_AGREEMENT_LOW) / (1.0 - FIELD_AGREEMENT_LOW)).clamp(FIELD_FLOOR, 1.0)
+        });
+        let raw = p.local * p.agreement.powf(GLOBAL_WEIGHT) * field;
+        assert!(
+            (raw - c.raw).abs() <= 1e-6 * c.raw.max(1.0),
+            "{raw} vs {}: {p:?}",
+            c.raw
+        );
+    }
+    // The genuine pair mates more minutiae than the impostor.
+    let (g, i) = (
+        matching::compare_detailed(&pa, &pb).parts,
+        matching::compare_detailed(&pa, &pc).parts,
+    );
+    assert!(g.mated > i.mated, "{g:?} vs {i:?}");
 }

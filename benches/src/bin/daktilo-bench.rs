@@ -73,7 +73,8 @@ enum Command {
         /// Compare the ISO templates, or extract from the images.
         #[arg(long, value_enum, default_value = "iso")]
         source: Source,
-        /// Write every comparison as `probe,candidate,score`.
+        /// Write every comparison as `probe,candidate,score` and what made the score (the
+        /// local score, agreement, mated and common-area minutiae, field agreement).
         #[arg(long)]
         scores: Option<PathBuf>,
         /// Draw the DET curves of all sets in one PNG.
@@ -300,21 +301,29 @@ fn progress(total: u64, label: &str) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// The scores of `pairs`, and with `detailed` what made each (else the default parts).
 fn score_pairs(
     prepared: &[PreparedTemplate],
     pairs: &[(usize, usize)],
+    detailed: bool,
     bar: Option<&ProgressBar>,
-) -> Vec<f64> {
+) -> (Vec<f64>, Vec<matching::Parts>) {
     pairs
         .par_iter()
         .map(|&(a, b)| {
-            let s = f64::from(matching::compare(&prepared[a], &prepared[b]));
+            let s = if detailed {
+                let c = matching::compare_detailed(&prepared[a], &prepared[b]);
+                (f64::from(c.score), c.parts)
+            } else {
+                let s = matching::compare(&prepared[a], &prepared[b]);
+                (f64::from(s), matching::Parts::default())
+            };
             if let Some(bar) = bar {
                 bar.inc(1);
             }
             s
         })
-        .collect()
+        .unzip()
 }
 
 #[derive(Serialize)]
@@ -441,7 +450,10 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         None => None,
     };
     if let Some(w) = csv.as_mut() {
-        writeln!(w, "probe,candidate,score")?;
+        writeln!(
+            w,
+            "probe,candidate,score,local,agreement,mated,common_probe,common_candidate,field"
+        )?;
     }
     let mut report = Report {
         source: if source == Source::Iso {
@@ -483,21 +495,28 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         }
         let bar = progress((genuine.len() + impostor.len()) as u64, &set.name);
         let started = Instant::now();
-        let g = score_pairs(&prepared, &genuine, bar.as_ref());
-        let i = score_pairs(&prepared, &impostor, bar.as_ref());
+        let detailed = csv.is_some();
+        let (g, g_parts) = score_pairs(&prepared, &genuine, detailed, bar.as_ref());
+        let (i, i_parts) = score_pairs(&prepared, &impostor, detailed, bar.as_ref());
         seconds += started.elapsed().as_secs_f64();
         comparisons += genuine.len() + impostor.len();
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
         if let Some(w) = csv.as_mut() {
-            for (pairs, scores) in [(&genuine, &g), (&impostor, &i)] {
-                for (&(a, b), s) in pairs.iter().zip(scores.iter()) {
+            for (pairs, scores, parts) in [(&genuine, &g, &g_parts), (&impostor, &i, &i_parts)] {
+                for ((&(a, b), s), p) in pairs.iter().zip(scores.iter()).zip(parts.iter()) {
+                    let field = p.field.map(|f| f.to_string()).unwrap_or_default();
                     writeln!(
                         w,
-                        "{},{},{s}",
+                        "{},{},{s},{},{},{},{},{},{field}",
                         set.samples[a].path.display(),
-                        set.samples[b].path.display()
+                        set.samples[b].path.display(),
+                        p.local,
+                        p.agreement,
+                        p.mated,
+                        p.common.0,
+                        p.common.1,
                     )?;
                 }
             }

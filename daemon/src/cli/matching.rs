@@ -89,6 +89,9 @@ pub struct MatchReport {
     pub decision: &'static str,
     /// Paired minutiae (probe index, candidate index).
     pub pairs: Vec<(u8, u8)>,
+    /// What made the score: local score, agreement, mated and common-area minutiae, field
+    /// agreement (docs/matching.md, steps 4–6).
+    pub parts: matching::Parts,
 }
 
 /// Compares two prints (template or image files). `fmr` sets the decision threshold;
@@ -122,6 +125,7 @@ pub fn run(
             "no match"
         },
         pairs: comparison.pairs.clone(),
+        parts: comparison.parts,
     };
     if let Some(out) = render_to {
         let picture = render::render(

@@ -61,6 +61,16 @@ pub(super) struct Scratch {
     /// of the best one so far.
     pairs: Vec<(u8, u8)>,
     best_pairs: Vec<(u8, u8)>,
+    /// The best placement's minutiae in the common area, probe's and candidate's.
+    best_common: (u16, u16),
+}
+
+impl Scratch {
+    /// The best placement's mated minutiae and its minutiae in the common area (probe's,
+    /// candidate's), as [`agreement`] last found them.
+    pub(super) fn best_counts(&self) -> (u16, (u16, u16)) {
+        (self.best_pairs.len() as u16, self.best_common)
+    }
 }
 
 /// The best agreement in `[0, 1]` over the placements anchored at `anchors` (pairs of
@@ -77,6 +87,7 @@ pub(super) fn agreement(
     let mut best = 0.0f32;
     let mut best_anchor = None;
     s.best_pairs.clear();
+    s.best_common = (0, 0);
     s.mated_to.clear();
     s.mated_to.resize(a.points.len(), u8::MAX);
     for (ia, ib) in anchors {
@@ -91,6 +102,7 @@ pub(super) fn agreement(
             best_mated = mated;
             best = normalise(mated, s);
             best_anchor = Some((ia, ib));
+            s.best_common = (count_of(&s.near_a), count_of(&s.near_b));
             std::mem::swap(&mut s.pairs, &mut s.best_pairs);
         }
     }
@@ -235,6 +247,11 @@ fn fitted(a: &PreparedTemplate, b: &PreparedTemplate, s: &Scratch) -> Option<Pla
         to: (bx, by),
         turn: cross.atan2(dot),
     })
+}
+
+/// How many are set.
+fn count_of(v: &[bool]) -> u16 {
+    v.iter().filter(|&&x| x).count() as u16
 }
 
 /// `m² / (n_a · n_b)` over the common area of the placement [`mate`] last looked at.

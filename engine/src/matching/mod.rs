@@ -186,24 +186,51 @@ pub struct Comparison {
     /// Whether the ridge flow around the minutiae was compared too (both templates carry
     /// it: both made by Daktilo's extractor). The score is calibrated for either case.
     pub flow: bool,
+    /// The factors the raw similarity is the product of, for anyone auditing a score.
+    pub parts: Parts,
+}
+
+/// What made a comparison's raw similarity: `local · agreement^0.4 · field factor`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Parts {
+    /// The local score of LSS-R (step 4 of the comparison), in `[0, 1]`.
+    pub local: f32,
+    /// The global consolidation's agreement `m² / (c_a · c_b)` (step 5), in `[0, 1]`.
+    pub agreement: f32,
+    /// Minutiae mated under the best placement (`m`).
+    pub mated: u16,
+    /// The probe's and the candidate's minutiae in the common area (`c_a`, `c_b`).
+    pub common: (u16, u16),
+    /// The field agreement of step 6 (mean cos 2Δ), when both prints carry ridge flow.
+    pub field: Option<f32>,
 }
 
 /// Compares a probe with a candidate; the calibrated score only.
 pub fn compare(probe: &PreparedTemplate, candidate: &PreparedTemplate) -> Score {
-    let (raw, flow) = SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), None));
+    let (raw, flow) =
+        SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), None, None));
     calibration::calibrate(raw, flow)
 }
 
 /// Compares a probe with a candidate and says which minutiae were paired.
 pub fn compare_detailed(probe: &PreparedTemplate, candidate: &PreparedTemplate) -> Comparison {
     let mut pairs = Vec::new();
-    let (raw, flow) =
-        SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), Some(&mut pairs)));
+    let mut parts = Parts::default();
+    let (raw, flow) = SCRATCH.with(|s| {
+        raw_similarity(
+            probe,
+            candidate,
+            &mut s.borrow_mut(),
+            Some(&mut pairs),
+            Some(&mut parts),
+        )
+    });
     Comparison {
         score: calibration::calibrate(raw, flow),
         raw,
         pairs,
         flow,
+        parts,
     }
 }
 
@@ -338,6 +365,7 @@ fn raw_similarity(
     b: &PreparedTemplate,
     s: &mut Scratch,
     pairs_out: Option<&mut Vec<(u8, u8)>>,
+    mut parts_out: Option<&mut Parts>,
 ) -> (f32, bool) {
     let descriptors = a.descriptors.as_deref().zip(b.descriptors.as_deref());
     let with_flow = descriptors.is_some();
@@ -475,7 +503,18 @@ fn raw_similarity(
         consolidation::Mating::ANY
     };
     let (agreement, anchor) = consolidation::agreement(a, b, anchors, mating, &mut s.global);
-    let mut raw = total / np as f32 * agreement.powf(GLOBAL_WEIGHT);
+    let local = total / np as f32;
+    let mut raw = local * agreement.powf(GLOBAL_WEIGHT);
+    if let Some(parts) = parts_out.as_deref_mut() {
+        let (mated, common) = s.global.best_counts();
+        *parts = Parts {
+            local,
+            agreement,
+            mated,
+            common,
+            field: None,
+        };
+    }
     // 6. With both prints' ridge flow: do the ridges run alike where the prints overlap,
     //    under the placement that best fits the mates of the best one?
     if let (Some(fa), Some(fb), Some(anchor)) = (&a.field, &b.field, anchor) {
@@ -483,6 +522,9 @@ fn raw_similarity(
             consolidation::best_placement(a, b, &s.global, anchor);
         let (mean, _) = fb.field_agreement(fa, from, to, turn);
         raw *= field_factor(mean);
+        if let Some(parts) = parts_out {
+            parts.field = Some(mean);
+        }
     }
     if raw.is_finite() {
         (raw.clamp(0.0, 1.0), with_flow)
