@@ -185,6 +185,15 @@ pub fn own_templates(dir: &Path) -> anyhow::Result<Vec<daktilo_engine::template:
     Ok(out)
 }
 
+/// Drops what only Daktilo's extractor writes (the ridge-flow and ridge-count blocks), so
+/// that the template is compared on its minutiae alone, as another vendor's would be.
+pub fn as_another_vendors(template: &mut daktilo_engine::template::Template) {
+    use daktilo_engine::matching::{flow::FLOW_EXTENSION, ridge_counts::RIDGE_COUNT_EXTENSION};
+    template
+        .extensions
+        .retain(|e| e.kind != FLOW_EXTENSION && e.kind != RIDGE_COUNT_EXTENSION);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,11 @@ fn verify_reports_figures_that_its_csv_reproduces_and_draws_the_det_plot() {
     // Re-read the CSV: every comparison, grouped by set (the folder of the probe).
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("probe,candidate,score"));
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("probe,candidate,score,local,"),
+        "{header}"
+    );
     let mut by_set: HashMap<String, (Vec<f64>, Vec<f64>)> = HashMap::new();
     for line in lines {
         let fields: Vec<&str> = line.split(',').collect();

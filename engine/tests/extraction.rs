@@ -401,7 +401,8 @@ fn templates_carry_their_ridge_flow_through_every_format() {
 #[test]
 fn a_comparisons_parts_multiply_to_its_raw_similarity() {
     use daktilo_engine::matching::params::{
-        COMMON_AREA_FLOOR, FIELD_AGREEMENT_LOW, FIELD_FLOOR, GLOBAL_WEIGHT,
+        COMMON_AREA_FLOOR, FIELD_AGREEMENT_LOW, FIELD_FLOOR, GLOBAL_WEIGHT, RIDGE_COUNT_CAP,
+        RIDGE_COUNT_EVIDENCE, RIDGE_COUNT_SCALE,
     };
     let Some([a, b, c]) = two_mates_and_another() else {
         return;
@@ -409,6 +410,7 @@ fn a_comparisons_parts_multiply_to_its_raw_similarity() {
     let [ta, tb, tc] = [a, b, c].map(|p| extract_path(&p, None).template);
     let mut bare = tb.clone();
     bare.extensions.clear();
+    assert!(ta.extensions.len() == 2 && tb.extensions.len() == 2);
     let [pa, pb, pc, bare] = [ta, tb, tc, bare].map(|t| matching::prepare(&t).unwrap());
     for (x, y, flow) in [(&pa, &pb, true), (&pa, &pc, true), (&pa, &bare, false)] {
         let c = matching::compare_detailed(x, y);
@@ -427,7 +429,13 @@ fn a_comparisons_parts_multiply_to_its_raw_similarity() {
         let field = p.field.map_or(1.0, |f| {
             ((f - FIELD_AGREEMENT_LOW) / (1.0 - FIELD_AGREEMENT_LOW)).clamp(FIELD_FLOOR, 1.0)
         });
-        let raw = p.local * p.agreement.powf(GLOBAL_WEIGHT) * field;
+        let evidence: f32 = (0..4)
+            .map(|d| f32::from(p.ridges[d]) * RIDGE_COUNT_EVIDENCE[d])
+            .sum();
+        let ridges = (RIDGE_COUNT_SCALE * evidence.min(RIDGE_COUNT_CAP)).exp();
+        // Without our own blocks, no ridge counts are compared.
+        assert!(flow || p.ridges == [0; 4], "{p:?}");
+        let raw = p.local * p.agreement.powf(GLOBAL_WEIGHT) * field * ridges;
         assert!(
             (raw - c.raw).abs() <= 1e-6 * c.raw.max(1.0),
             "{raw} vs {}: {p:?}",
@@ -440,4 +448,10 @@ fn a_comparisons_parts_multiply_to_its_raw_similarity() {
         matching::compare_detailed(&pa, &pc).parts,
     );
     assert!(g.mated > i.mated, "{g:?} vs {i:?}");
+    // The genuine pair's mates have ridge counts to compare, and most agree within one.
+    let compared: u16 = g.ridges.iter().sum();
+    assert!(
+        compared >= 10 && 10 * (g.ridges[0] + g.ridges[1]) >= 8 * compared,
+        "{g:?}"
+    );
 }

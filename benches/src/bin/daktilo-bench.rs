@@ -452,7 +452,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     if let Some(w) = csv.as_mut() {
         writeln!(
             w,
-            "probe,candidate,score,local,agreement,mated,common_probe,common_candidate,field"
+            "probe,candidate,score,local,agreement,mated,common_probe,common_candidate,field,ridges_0,ridges_1,ridges_2,ridges_3"
         )?;
     }
     let mut report = Report {
@@ -509,7 +509,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
                     let field = p.field.map(|f| f.to_string()).unwrap_or_default();
                     writeln!(
                         w,
-                        "{},{},{s},{},{},{},{},{},{field}",
+                        "{},{},{s},{},{},{},{},{},{field},{},{},{},{}",
                         set.samples[a].path.display(),
                         set.samples[b].path.display(),
                         p.local,
@@ -517,6 +517,10 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
                         p.mated,
                         p.common.0,
                         p.common.1,
+                        p.ridges[0],
+                        p.ridges[1],
+                        p.ridges[2],
+                        p.ridges[3],
                     )?;
                 }
             }
@@ -596,7 +600,8 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
 fn calibrate(dataset: &Path, source: Source, raw_out: Option<&Path>) -> anyhow::Result<()> {
     let sets = fvc::discover(dataset, source.extension())?;
     // Raw impostor similarities of the templates as they are, and of the same templates
-    // without their ridge flow (minutiae alone): each kind of comparison has its table.
+    // without their ridge flow and ridge counts (minutiae alone, as another vendor's
+    // templates are compared): each kind of comparison has its table.
     let (mut with_flow, mut minutiae) = (Vec::new(), Vec::new());
     for set in &sets {
         let templates = load_templates(set, source, &[])?;
@@ -606,8 +611,7 @@ fn calibrate(dataset: &Path, source: Source, raw_out: Option<&Path>) -> anyhow::
                 .map(|t| {
                     let mut t = t.clone();
                     if strip {
-                        t.extensions
-                            .retain(|e| e.kind != matching::flow::FLOW_EXTENSION);
+                        fvc::as_another_vendors(&mut t);
                     }
                     Ok(matching::prepare(&t)?)
                 })

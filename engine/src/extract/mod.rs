@@ -25,6 +25,7 @@ pub mod orientation;
 pub mod params;
 pub mod plane;
 pub mod quality;
+pub mod ridge_count;
 pub mod segmentation;
 pub mod thinning;
 
@@ -103,6 +104,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
         pictures.push(("4-enhanced", debug_plane(&enhanced)));
         pictures.push(("5-binary", debug_binary(&skeleton, w, h)));
     }
+    let ridges = skeleton.clone();
     thinning::thin(&mut skeleton, w, h);
     if debug {
         pictures.push(("6-skeleton", debug_binary(&skeleton, w, h)));
@@ -127,35 +129,47 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     // that index rounded down, i.e. (x + ½)·back − ½ rounded. (Without the −½ every
     // coordinate came out half a pixel right and down of the commercial extractor's.)
     let back = ppi / image::TARGET_PPI;
-    let mut found: Vec<Minutia> = candidates
+    let mut found: Vec<(Minutia, (f32, f32))> = candidates
         .iter()
         .filter(|c| !c.removed)
-        .map(|c| Minutia {
-            x: ((c.x as f32 + 0.5) * back - 0.5)
-                .round()
-                .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
-            y: ((c.y as f32 + 0.5) * back - 0.5)
-                .round()
-                .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
-            // Image angles turn clockwise on screen; template directions counter-clockwise.
-            // The candidates point out of the ridge (ending) or into the stem (fork); the
-            // standards' convention is the opposite — a ridge ending points up its ridge, a
-            // bifurcation down the valley between its forks — hence the half turn. This is
-            // what commercial extractors write (the FVC2002 SecuGen templates agree within
-            // about 10 degrees; a test checks it), so their templates and ours compare.
-            direction: Minutia::direction_from_degrees(180.0 - c.angle.to_degrees()),
-            kind: c.kind,
-            quality: quality::minutia_quality(&field, c.x as f32, c.y as f32),
+        .map(|c| {
+            (
+                Minutia {
+                    x: ((c.x as f32 + 0.5) * back - 0.5)
+                        .round()
+                        .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
+                    y: ((c.y as f32 + 0.5) * back - 0.5)
+                        .round()
+                        .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
+                    // Image angles turn clockwise on screen; template directions counter-clockwise.
+                    // The candidates point out of the ridge (ending) or into the stem (fork); the
+                    // standards' convention is the opposite — a ridge ending points up its ridge, a
+                    // bifurcation down the valley between its forks — hence the half turn. This is
+                    // what commercial extractors write (the FVC2002 SecuGen templates agree within
+                    // about 10 degrees; a test checks it), so their templates and ours compare.
+                    direction: Minutia::direction_from_degrees(180.0 - c.angle.to_degrees()),
+                    kind: c.kind,
+                    quality: quality::minutia_quality(&field, c.x as f32, c.y as f32),
+                },
+                (c.x as f32, c.y as f32),
+            )
         })
         .collect();
-    found.sort_by_key(|m| std::cmp::Reverse(m.quality));
+    found.sort_by_key(|(m, _)| std::cmp::Reverse(m.quality));
     found.truncate(MAX_MINUTIAE);
+    // The ridges between neighbouring minutiae, in the template's order of minutiae.
+    let at: Vec<(f32, f32)> = found.iter().map(|&(_, p)| p).collect();
+    let counts = ridge_count::neighbour_counts(&ridges, w, h, inside, &at);
+    let found: Vec<Minutia> = found.into_iter().map(|(m, _)| m).collect();
     let q = quality::image_quality(&blocks, &field, found.len());
     if debug {
         pictures.push(("7-minutiae", debug_minutiae(&img, &candidates)));
     }
     let mut template = template_of(input, ppi, found, q);
     template.extensions.extend(flow_extension(&blocks, &field));
+    template
+        .extensions
+        .extend(crate::matching::ridge_counts::encode(&counts));
     Ok(Extraction {
         template,
         quality: q,

@@ -76,3 +76,12 @@ pub const BRIDGE_DISTANCE: f32 = 10.0;
 pub const CLUSTER_DISTANCE: f32 = 12.0;
 /// Minutiae kept at most (the formats hold 255).
 pub const MAX_MINUTIAE: usize = 150;
+
+// Ridge counts.
+/// Ridge counts are taken from each minutia to this many nearest neighbours...
+pub const RIDGE_COUNT_NEIGHBOURS: usize = 8;
+/// ...within this distance, px.
+pub const RIDGE_COUNT_REACH: f32 = 120.0;
+/// Ridge pixels this close to either end of the line belong to the minutiae's own ridges
+/// and are not counted, px.
+pub const RIDGE_COUNT_END_SKIP: f32 = 3.0;

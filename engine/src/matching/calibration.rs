@@ -12,19 +12,19 @@ pub type Score = f32;
 // Fitted by `daktilo-bench calibrate --source image` on 11520 impostor comparisons (every cross-finger pair) of DB1_B, DB2_B, DB3_B, DB4_B, minutiae and ridge flow.
 const KNOTS_FLOW: &[(f32, f32)] = &[
     (0.000000, 0.00),
-    (0.000791, 2.50),
-    (0.002210, 5.00),
-    (0.003215, 7.50),
-    (0.004137, 10.00),
-    (0.005039, 12.50),
-    (0.005949, 15.00),
-    (0.006867, 17.50),
-    (0.007841, 20.00),
-    (0.009150, 22.50),
-    (0.010932, 25.00),
-    (0.012520, 27.50),
-    (0.013493, 30.00),
-    (1.000000, 2050.84),
+    (0.000680, 2.50),
+    (0.001865, 5.00),
+    (0.002644, 7.50),
+    (0.003361, 10.00),
+    (0.004080, 12.50),
+    (0.004904, 15.00),
+    (0.005708, 17.50),
+    (0.006611, 20.00),
+    (0.007523, 22.50),
+    (0.008439, 25.00),
+    (0.010119, 27.50),
+    (0.011689, 30.00),
+    (1.000000, 2433.36),
 ];
 // Fitted by `daktilo-bench calibrate --source image` on 11520 impostor comparisons (every cross-finger pair) of DB1_B, DB2_B, DB3_B, DB4_B, minutiae alone.
 const KNOTS_MINUTIAE: &[(f32, f32)] = &[

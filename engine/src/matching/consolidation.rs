@@ -71,6 +71,25 @@ impl Scratch {
     pub(super) fn best_counts(&self) -> (u16, (u16, u16)) {
         (self.best_pairs.len() as u16, self.best_common)
     }
+
+    /// Over the pairs of the best placement's mates whose ridge counts both prints carry,
+    /// how many differ by 0, 1, 2, and 3 or more ridges.
+    pub(super) fn ridge_differences(&self, a: &PreparedTemplate, b: &PreparedTemplate) -> [u16; 4] {
+        let mut out = [0u16; 4];
+        let (Some(ra), Some(rb)) = (&a.ridge_counts, &b.ridge_counts) else {
+            return out;
+        };
+        for (k, &(i1, j1)) in self.best_pairs.iter().enumerate() {
+            for &(i2, j2) in &self.best_pairs[k + 1..] {
+                let ca = ra.get(usize::from(i1), usize::from(i2));
+                let cb = rb.get(usize::from(j1), usize::from(j2));
+                if let (Some(ca), Some(cb)) = (ca, cb) {
+                    out[usize::from(ca.abs_diff(cb).min(3))] += 1;
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The best agreement in `[0, 1]` over the placements anchored at `anchors` (pairs of

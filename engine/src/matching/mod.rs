@@ -19,6 +19,7 @@ pub mod cylinder;
 pub mod flow;
 mod geometry;
 pub mod params;
+pub mod ridge_counts;
 
 use std::cell::RefCell;
 use std::f32::consts::TAU;
@@ -64,6 +65,8 @@ pub struct PreparedTemplate {
     descriptors: Option<Vec<flow::Descriptor>>,
     /// The ridge flow itself, for the field check of the best placement.
     field: Option<flow::Flow>,
+    /// Ridge counts between neighbouring minutiae, when the template carries them.
+    ridge_counts: Option<ridge_counts::RidgeCounts>,
 }
 
 impl PreparedTemplate {
@@ -147,6 +150,7 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         v
     };
     let field = flow::Flow::from_extensions(&template.extensions);
+    let ridge_counts = ridge_counts::RidgeCounts::from_extensions(&template.extensions, n);
     let descriptors = field.as_ref().map(|f| {
         cylinder_minutia
             .iter()
@@ -170,6 +174,7 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
         radial,
         descriptors,
         field,
+        ridge_counts,
     })
 }
 
@@ -203,6 +208,9 @@ pub struct Parts {
     pub common: (u16, u16),
     /// The field agreement of step 6 (mean cos 2Δ), when both prints carry ridge flow.
     pub field: Option<f32>,
+    /// Of the pairs of mates whose ridge counts both prints carry, how many differ by 0,
+    /// 1, 2, and 3 or more ridges (step 7).
+    pub ridges: [u16; 4],
 }
 
 /// Compares a probe with a candidate; the calibrated score only.
@@ -276,6 +284,18 @@ fn sigmoid(v: f32, mu: f32, tau: f32) -> f32 {
 /// [`FIELD_FLOOR`] at [`FIELD_AGREEMENT_LOW`] and below.
 fn field_factor(mean: f32) -> f32 {
     ((mean - FIELD_AGREEMENT_LOW) / (1.0 - FIELD_AGREEMENT_LOW)).clamp(FIELD_FLOOR, 1.0)
+}
+
+/// The factor of step 7: `exp(s · min(cap, Σ n_d · w_d))` over the pairs of mates whose
+/// ridge counts differ by `d` (0, 1, 2, 3 or more), `w_d` the log-likelihood ratio of such
+/// a difference between mates of the same finger and of different fingers.
+fn ridge_factor(differences: [u16; 4]) -> f32 {
+    let evidence: f32 = differences
+        .iter()
+        .zip(RIDGE_COUNT_EVIDENCE)
+        .map(|(&n, w)| f32::from(n) * w)
+        .sum();
+    (RIDGE_COUNT_SCALE * evidence.min(RIDGE_COUNT_CAP)).exp()
 }
 
 /// How many top pairs make the score, from the smaller cylinder count.
@@ -513,6 +533,7 @@ fn raw_similarity(
             mated,
             common,
             field: None,
+            ridges: [0; 4],
         };
     }
     // 6. With both prints' ridge flow: do the ridges run alike where the prints overlap,
@@ -522,8 +543,16 @@ fn raw_similarity(
             consolidation::best_placement(a, b, &s.global, anchor);
         let (mean, _) = fb.field_agreement(fa, from, to, turn);
         raw *= field_factor(mean);
-        if let Some(parts) = parts_out {
+        if let Some(parts) = parts_out.as_deref_mut() {
             parts.field = Some(mean);
+        }
+    }
+    // 7. With both prints' ridge counts: do the ridges between mates agree as well?
+    if a.ridge_counts.is_some() && b.ridge_counts.is_some() {
+        let differences = s.global.ridge_differences(a, b);
+        raw *= ridge_factor(differences);
+        if let Some(parts) = parts_out {
+            parts.ridges = differences;
         }
     }
     if raw.is_finite() {
