@@ -90,7 +90,7 @@ pub struct MatchReport {
     /// Paired minutiae (probe index, candidate index).
     pub pairs: Vec<(u8, u8)>,
     /// What made the score: local score, agreement, mated and common-area minutiae, field
-    /// agreement (docs/matching.md, steps 4–6).
+    /// agreement, ridge-count differences between mates (docs/matching.md, steps 4–7).
     pub parts: matching::Parts,
 }
 
