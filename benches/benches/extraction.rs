@@ -4,7 +4,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use daktilo_engine::datasets;
 use daktilo_engine::extract::{
-    self, binarize, enhance, filters, frequency, minutiae, orientation, segmentation, thinning,
+    self, binarize, enhance, filters, frequency, minutiae, orientation, ridge_count, segmentation,
+    thinning,
 };
 use daktilo_engine::image;
 use std::hint::black_box;
@@ -75,14 +76,25 @@ fn bench(c: &mut Criterion) {
         b.iter(|| minutiae::detect(black_box(&skeleton), w, h, &field, inside))
     });
     let found = minutiae::detect(&skeleton, w, h, &field, inside);
+    let near_background =
+        |x: usize, y: usize, r: f32| !blocks.is_foreground_px(x as f32 + r, y as f32);
     steps.bench_function("9-filters", |b| {
         b.iter(|| {
             let mut c = found.clone();
-            filters::apply(&mut c, w, |x, y, r| {
-                !blocks.is_foreground_px(x as f32 + r, y as f32)
-            });
+            filters::apply(&mut c, w, near_background);
             c
         })
+    });
+    // Ridge counts from every minutia the filters keep to its nearest neighbours.
+    let mut kept = found.clone();
+    filters::apply(&mut kept, w, near_background);
+    let points: Vec<(f32, f32)> = kept
+        .iter()
+        .filter(|c| !c.removed)
+        .map(|c| (c.x as f32, c.y as f32))
+        .collect();
+    steps.bench_function("10-ridge-counts", |b| {
+        b.iter(|| ridge_count::neighbour_counts(black_box(&binary), w, h, inside, &points))
     });
     steps.finish();
 
