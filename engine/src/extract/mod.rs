@@ -129,31 +129,28 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     // that index rounded down, i.e. (x + ½)·back − ½ rounded. (Without the −½ every
     // coordinate came out half a pixel right and down of the commercial extractor's.)
     let back = ppi / image::TARGET_PPI;
+    let minutia = |c: &minutiae::Candidate| Minutia {
+        x: ((c.x as f32 + 0.5) * back - 0.5)
+            .round()
+            .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
+        y: ((c.y as f32 + 0.5) * back - 0.5)
+            .round()
+            .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
+        // Image angles turn clockwise on screen; template directions counter-clockwise.
+        // The candidates point out of the ridge (ending) or into the stem (fork); the
+        // standards' convention is the opposite — a ridge ending points up its ridge, a
+        // bifurcation down the valley between its forks — hence the half turn. This is
+        // what commercial extractors write (the FVC2002 SecuGen templates agree within
+        // about 10 degrees; a test checks it), so their templates and ours compare.
+        direction: Minutia::direction_from_degrees(180.0 - c.angle.to_degrees()),
+        kind: c.kind,
+        quality: quality::minutia_quality(&field, c.x as f32, c.y as f32),
+    };
+    // Each kept minutia with its position at 500 ppi, for the ridge counts.
     let mut found: Vec<(Minutia, (f32, f32))> = candidates
         .iter()
         .filter(|c| !c.removed)
-        .map(|c| {
-            (
-                Minutia {
-                    x: ((c.x as f32 + 0.5) * back - 0.5)
-                        .round()
-                        .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
-                    y: ((c.y as f32 + 0.5) * back - 0.5)
-                        .round()
-                        .min(f32::from(Minutia::MAX_COORDINATE)) as u16,
-                    // Image angles turn clockwise on screen; template directions counter-clockwise.
-                    // The candidates point out of the ridge (ending) or into the stem (fork); the
-                    // standards' convention is the opposite — a ridge ending points up its ridge, a
-                    // bifurcation down the valley between its forks — hence the half turn. This is
-                    // what commercial extractors write (the FVC2002 SecuGen templates agree within
-                    // about 10 degrees; a test checks it), so their templates and ours compare.
-                    direction: Minutia::direction_from_degrees(180.0 - c.angle.to_degrees()),
-                    kind: c.kind,
-                    quality: quality::minutia_quality(&field, c.x as f32, c.y as f32),
-                },
-                (c.x as f32, c.y as f32),
-            )
-        })
+        .map(|c| (minutia(c), (c.x as f32, c.y as f32)))
         .collect();
     found.sort_by_key(|(m, _)| std::cmp::Reverse(m.quality));
     found.truncate(MAX_MINUTIAE);

@@ -7,7 +7,9 @@
 //! (AND, XOR, popcount), the best one-to-one pairs are kept, and a relaxation rewards pairs
 //! whose geometry agrees with the others' (local similarity sort with relaxation, LSS-R);
 //! then the best pairs anchor rigid placements of one print on the other, and the share of
-//! minutiae that mate under the best one scales the score (`consolidation.rs`).
+//! minutiae that mate under the best one scales the score (`consolidation.rs`); between
+//! templates of Daktilo's own extractor, so do how alike the ridges run under that
+//! placement and whether the ridge counts between the mates agree (`ridge_counts.rs`).
 //! The raw result in `[0, 1]` is mapped to a calibrated score, about −10·log10(FMR)
 //! (see [`calibration`]).
 //!
@@ -195,7 +197,8 @@ pub struct Comparison {
     pub parts: Parts,
 }
 
-/// What made a comparison's raw similarity: `local · agreement^0.4 · field factor`.
+/// What made a comparison's raw similarity: `local · agreement^0.4 · field factor ·
+/// ridge-count factor` (the last two only between templates that carry those blocks).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Parts {
     /// The local score of LSS-R (step 4 of the comparison), in `[0, 1]`.
