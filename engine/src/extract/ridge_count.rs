@@ -22,6 +22,8 @@ pub fn count(
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let length = dx.hypot(dy);
     let steps = length.floor() as usize;
+    // One pixel along the line per step (coincident points: no step at all).
+    let (ux, uy) = (dx / length.max(1.0), dy / length.max(1.0));
     let (mut runs, mut run_start) = (0u32, None::<f32>);
     let mut close = |from: f32, to: f32| {
         if to - from >= 1.0 && from > RIDGE_COUNT_END_SKIP && to < length - RIDGE_COUNT_END_SKIP {
@@ -31,10 +33,7 @@ pub fn count(
     let mut last = 0.0;
     for k in 0..=steps {
         let t = k as f32;
-        let (x, y) = (
-            (a.0 + dx * t / length.max(1.0)).round(),
-            (a.1 + dy * t / length.max(1.0)).round(),
-        );
+        let (x, y) = ((a.0 + ux * t).round(), (a.1 + uy * t).round());
         if x < 0.0 || y < 0.0 || x >= w as f32 || y >= h as f32 {
             return None;
         }

@@ -73,12 +73,14 @@ impl Scratch {
     }
 
     /// Over the pairs of the best placement's mates whose ridge counts both prints carry,
-    /// how many differ by 0, 1, 2, and 3 or more ridges.
-    pub(super) fn ridge_differences(&self, a: &PreparedTemplate, b: &PreparedTemplate) -> [u16; 4] {
+    /// how many differ by 0, 1, 2, and 3 or more ridges; `None` unless both carry them.
+    pub(super) fn ridge_differences(
+        &self,
+        a: &PreparedTemplate,
+        b: &PreparedTemplate,
+    ) -> Option<[u16; 4]> {
+        let (ra, rb) = (a.ridge_counts.as_ref()?, b.ridge_counts.as_ref()?);
         let mut out = [0u16; 4];
-        let (Some(ra), Some(rb)) = (&a.ridge_counts, &b.ridge_counts) else {
-            return out;
-        };
         for (k, &(i1, j1)) in self.best_pairs.iter().enumerate() {
             for &(i2, j2) in &self.best_pairs[k + 1..] {
                 let ca = ra.get(usize::from(i1), usize::from(i2));
@@ -88,7 +90,7 @@ impl Scratch {
                 }
             }
         }
-        out
+        Some(out)
     }
 }
 
@@ -119,9 +121,9 @@ pub(super) fn agreement(
         let mated = mate(b, mating, s);
         if mated > best_mated {
             best_mated = mated;
-            best = normalise(mated, s);
-            best_anchor = Some((ia, ib));
             s.best_common = (count_of(&s.near_a), count_of(&s.near_b));
+            best = normalise(mated, s.best_common);
+            best_anchor = Some((ia, ib));
             std::mem::swap(&mut s.pairs, &mut s.best_pairs);
         }
     }
@@ -273,11 +275,11 @@ fn count_of(v: &[bool]) -> u16 {
     v.iter().filter(|&&x| x).count() as u16
 }
 
-/// `m² / (n_a · n_b)` over the common area of the placement [`mate`] last looked at.
-fn normalise(mated: usize, s: &Scratch) -> f32 {
-    let common = |v: &[bool]| (v.iter().filter(|&&x| x).count() as f32).max(COMMON_AREA_FLOOR);
+/// `m² / (n_a · n_b)` for `m` mates and the counts of minutiae in the common area.
+fn normalise(mated: usize, (near_a, near_b): (u16, u16)) -> f32 {
+    let common = |n: u16| f32::from(n).max(COMMON_AREA_FLOOR);
     let m = mated as f32;
-    (m * m / (common(&s.near_a) * common(&s.near_b))).min(1.0)
+    (m * m / (common(near_a) * common(near_b))).min(1.0)
 }
 
 #[cfg(test)]

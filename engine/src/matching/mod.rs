@@ -551,8 +551,7 @@ fn raw_similarity(
         }
     }
     // 7. With both prints' ridge counts: do the ridges between mates agree as well?
-    if a.ridge_counts.is_some() && b.ridge_counts.is_some() {
-        let differences = s.global.ridge_differences(a, b);
+    if let Some(differences) = s.global.ridge_differences(a, b) {
         raw *= ridge_factor(differences);
         if let Some(parts) = parts_out {
             parts.ridges = differences;
