@@ -118,12 +118,11 @@ fn scan<'a>(
         let Some(f) = feature(i) else { continue };
         let best = rank_bests(probe, f);
         let most = rank_values(&best, count, &factors, &mut rows[filled]);
-        if most < bar {
-            out[i] = most;
-            continue;
-        }
+        // As in the AVX-512 scan: no branch on the value; a row that cannot reach the bar
+        // is overwritten by the next feature's, and its feature keeps `most`.
+        out[i] = most;
         pending[filled] = i;
-        filled += 1;
+        filled += usize::from(most >= bar);
         if filled == BATCH {
             write_means(&rows, &pending, out);
             filled = 0;
