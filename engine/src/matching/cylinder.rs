@@ -14,7 +14,9 @@
 use std::f32::consts::PI;
 use std::sync::OnceLock;
 
-use super::geometry::{angle_diff, convex_hull, erf, near_hull};
+#[cfg(test)]
+use super::geometry::near_hull;
+use super::geometry::{Hull, angle_diff, convex_hull, erf};
 use super::params::*;
 
 /// `u64` words per angular section (16 × 16 cells).
@@ -96,6 +98,11 @@ fn directional_of(d: f32) -> [f32; ND] {
     }
 }
 
+/// Cells of a row a neighbour's contribution is added to at once: more than the columns
+/// within its reach.
+const LANES: usize = 8;
+const _: () = assert!(LANES as f32 > 2.0 * 3.0 * SIGMA_S / CELL + 1.0 && LANES <= NS);
+
 /// Builds the cylinder of every minutia; `None` where a cylinder has too few valid cells
 /// or too few neighbours to be trusted (typically at the border of the print).
 ///
@@ -104,15 +111,20 @@ fn directional_of(d: f32) -> [f32; ND] {
 /// product of one factor per row and one per column. The sums are those of the plain loop
 /// over every cell and every neighbour up to rounding; a test checks that the bits agree.
 pub fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
-    let hull = convex_hull(&points.iter().map(|p| (p.x, p.y)).collect::<Vec<_>>());
+    let hull = Hull::new(
+        convex_hull(&points.iter().map(|p| (p.x, p.y)).collect::<Vec<_>>()),
+        HULL_MARGIN,
+    );
     let reach = 3.0 * SIGMA_S;
     let gauss_norm = 1.0 / (SIGMA_S * (2.0 * PI).sqrt());
     let min_valid = (MIN_VALID_CELLS * disc_cells() as f32).ceil() as u32;
     let half = (NS as f32 - 1.0) / 2.0;
     let mut neighbours: Vec<(f32, f32, [f32; ND])> = Vec::new();
-    // Per cell: whether it is valid, and its sums.
+    // Per cell: whether it is valid; per section and cell, the sum (0 where not valid),
+    // section by section so that the cells' bits are found many at a time.
+    let mut local_hull = Hull::default();
     let mut valid = [false; NS * NS];
-    let mut sums = [[0.0f32; ND]; NS * NS];
+    let mut sums = [[0.0f32; NS * NS]; ND];
     let inv_two_var = 1.0 / (2.0 * SIGMA_S * SIGMA_S);
     let mut along_u = [(0usize, 0.0f32, 0.0f32); NS];
     let mut along_v = [(0usize, 0.0f32, 0.0f32); NS];
@@ -131,6 +143,11 @@ pub fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
                 return None;
             }
             let (sin, cos) = m.theta.sin_cos();
+            // Cells this close to the minutia are near the hull without asking it; the
+            // others ask only the edges that can matter within the cylinder's radius
+            // (and a little more for the rounding of the cells' positions).
+            let sure = hull.surely_near_within(hull.depth((m.x, m.y)));
+            hull.around((m.x, m.y), RADIUS + 1.0, &mut local_hull);
             let mut cylinder = Cylinder {
                 bits: [[0; WORDS]; ND],
                 valid: [0; WORDS],
@@ -146,14 +163,12 @@ pub fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
                     }
                     let p = (m.x + u * cos - v * sin, m.y + u * sin + v * cos);
                     // The minutia is in the hull, so a cell within the margin of it is
-                    // near the hull: only farther cells need the polygon test.
-                    if u * u + v * v > HULL_MARGIN * HULL_MARGIN
-                        && !near_hull(&hull, p, HULL_MARGIN)
-                    {
+                    // near the hull, and so is one within the margin of the disc of the
+                    // minutia's depth: only farther cells need the polygon test.
+                    if u * u + v * v > sure * sure && !local_hull.near(p) {
                         continue;
                     }
                     valid[cell] = true;
-                    sums[cell] = [0.0; ND];
                     let (word, bit) = (cell / 64, cell % 64);
                     cylinder.valid[word] |= 1 << bit;
                     valid_cells += 1;
@@ -162,6 +177,7 @@ pub fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
             if valid_cells < min_valid {
                 return None;
             }
+            sums = [[0.0; NS * NS]; ND];
             for &(nx, ny, ref contribution) in &neighbours {
                 // The neighbour in the cylinder's frame (cell offsets rotate with it).
                 let (dx, dy) = (nx - m.x, ny - m.y);
@@ -183,28 +199,53 @@ pub fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
                 };
                 let nu = axis(du, &mut along_u);
                 let nv = axis(dv, &mut along_v);
+                if nu == 0 || nv == 0 {
+                    continue;
+                }
+                // The columns within reach (at most 7) as the lanes of a row from `base`;
+                // lanes out of reach add 0 to their cell's sums, which changes none.
+                let base = along_v[0].0.min(NS - LANES);
+                let mut column_factor = [0.0f32; LANES];
+                let mut column_b2 = [f32::INFINITY; LANES];
+                for &(j, b2, gb) in &along_v[..nv] {
+                    column_factor[j - base] = gb;
+                    column_b2[j - base] = b2;
+                }
                 for &(i, a2, ga) in &along_u[..nu] {
-                    for &(j, b2, gb) in &along_v[..nv] {
-                        let cell = i * NS + j;
-                        if !valid[cell] || a2 + b2 > reach * reach {
-                            continue;
-                        }
-                        let spatial = gauss_norm * ga * gb;
-                        for k in 0..ND {
-                            sums[cell][k] += spatial * contribution[k];
+                    let row = i * NS + base;
+                    let row_factor = gauss_norm * ga;
+                    let Ok::<&[bool; LANES], _>(valid_row) = valid[row..row + LANES].try_into()
+                    else {
+                        unreachable!("base + LANES ≤ NS")
+                    };
+                    let mut spatial = [0.0f32; LANES];
+                    for l in 0..LANES {
+                        let within = valid_row[l] & (a2 + column_b2[l] <= reach * reach);
+                        spatial[l] = if within {
+                            row_factor * column_factor[l]
+                        } else {
+                            0.0
+                        };
+                    }
+                    for (sums, &c) in sums.iter_mut().zip(contribution) {
+                        let Ok::<&mut [f32; LANES], _>(cells) =
+                            (&mut sums[row..row + LANES]).try_into()
+                        else {
+                            unreachable!("base + LANES ≤ NS")
+                        };
+                        for l in 0..LANES {
+                            cells[l] += spatial[l] * c;
                         }
                     }
                 }
             }
-            for cell in 0..NS * NS {
-                if !valid[cell] {
-                    continue;
-                }
-                let (word, bit) = (cell / 64, cell % 64);
-                for k in 0..ND {
-                    if sums[cell][k] > MU_PSI {
-                        cylinder.bits[k][word] |= 1 << bit;
-                    }
+            // Cells that are not valid kept their sum of 0, so they set no bit.
+            for (bits, sums) in cylinder.bits.iter_mut().zip(&sums) {
+                for (word, cells) in bits.iter_mut().zip(sums.chunks_exact(64)) {
+                    *word = cells
+                        .iter()
+                        .enumerate()
+                        .fold(0, |w, (bit, &s)| w | (u64::from(s > MU_PSI) << bit));
                 }
             }
             Some(cylinder)
