@@ -25,8 +25,11 @@ fn bin(image: &Plane, x: f32, y: f32, along_x: f32, along_y: f32) -> f32 {
         (fx[m], fy[m]) = (px - x0[m], py - y0[m]);
     }
     let (w, h) = (image.width as f32, image.height as f32);
-    let inside =
-        (0..ALONG).all(|m| x0[m] >= 0.0 && y0[m] >= 0.0 && x0[m] + 1.0 < w && y0[m] + 1.0 < h);
+    // Without stopping early, so that the test vectorises.
+    let mut inside = true;
+    for m in 0..ALONG {
+        inside &= (x0[m] >= 0.0) & (y0[m] >= 0.0) & (x0[m] + 1.0 < w) & (y0[m] + 1.0 < h);
+    }
     let mut acc = 0.0;
     if !inside {
         for m in 0..ALONG {
