@@ -14,9 +14,9 @@
 use std::f32::consts::PI;
 use std::sync::OnceLock;
 
-#[cfg(test)]
-use super::geometry::near_hull;
 use super::geometry::{Hull, angle_diff, convex_hull, erf};
+#[cfg(test)]
+use super::geometry::{near_hull, uniforms};
 use super::params::*;
 
 /// `u64` words per angular section (16 × 16 cells).
@@ -369,13 +369,7 @@ mod reference_tests {
     #[test]
     fn fast_build_equals_the_plain_loop() {
         // Random minutia sets of many sizes and densities, including border cases.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut next = uniforms(0x2545_f491_4f6c_dd1d);
         let (mut differing_bits, mut total_bits) = (0u32, 0u32);
         for trial in 0..300 {
             let n = 2 + trial % 80;

@@ -203,7 +203,9 @@ impl Hull {
         }
         // Outside, but perhaps within the margin: the exact test of `near_hull`, whose
         // answer is whether any edge is near. The edge whose line `q` lies farthest beyond
-        // is most often the nearest, so it is asked first.
+        // is most often the nearest, so it is asked first (more instructions than asking
+        // the edges in order, but less time: prepare 237–261 µs against 256–311 µs for the
+        // FVC2002 templates in the eighteenth session, alternate runs).
         let m2 = self.margin * self.margin;
         let edge =
             |i: usize| segment_dist2((self.ax[i], self.ay[i]), (self.bx[i], self.by[i]), q) <= m2;
@@ -246,6 +248,19 @@ pub fn erf(x: f32) -> f32 {
     sign * y as f32
 }
 
+/// Pseudo-random numbers in `[0, 1)` from `seed` (Marsaglia's xorshift64, the top 24
+/// bits), for the matcher's tests.
+#[cfg(test)]
+pub(super) fn uniforms(seed: u64) -> impl FnMut() -> f32 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,13 +290,7 @@ mod tests {
 
     #[test]
     fn a_prepared_hull_answers_as_near_hull_does() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32
-        };
+        let mut next = uniforms(0x9e37_79b9_7f4a_7c15);
         let (mut near, mut asked, mut close_calls, mut deep) = (0, 0, 0, 0);
         let (mut kept, mut edges) = (0, 0);
         for trial in 0..400 {
