@@ -318,28 +318,35 @@ const SECTORS: usize = 8;
 /// Probe code lanes compared with each gallery code in the AVX-512 scan: one vector of
 /// 16 f32.
 const SECTOR_LANES: usize = 16;
-/// Lanes of the cyclic arrangement: every 16 consecutive ones from any start.
-const CYCLIC: usize = PROBE_CODES + SECTOR_LANES;
 
 /// The probe codes arranged so that a gallery code needs only 16 of them instead of all
-/// 24 lanes. A gallery code is compared only with probe codes within 63° of it; those of
-/// one 45° sector of gallery directions lie within a 135° arc of probe directions (two
-/// fifths of them on average). With the probe codes sorted by direction and repeated
-/// cyclically, that arc is 16 consecutive lanes from a start fixed per sector, when it
-/// holds no more than 16 codes (else each gallery code meets all 24 lanes).
+/// 24 lanes, each in a lane of its own across the sectors. A gallery code is compared
+/// only with probe codes within 63° of it; those of one 45° sector of gallery directions
+/// lie within a 171° arc of probe directions (3 or 4 of the 8 sectors need each probe
+/// code). Every probe code keeps one lane in every sector that needs it, so that one
+/// running maximum per lane serves all sectors (no maximum per sector, kept in memory,
+/// and no fold of 8 sectors per feature). With more than 16 codes, two codes share a lane
+/// when no sector needs both (nearly opposite directions); their maxima go to a second
+/// register, chosen per sector by a mask. A probe for which no such sharing exists (a
+/// sector needs more than 16 codes, or too few codes lie opposite each other) is scanned
+/// with all 24 lanes.
 #[derive(Debug, Clone)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 scan only
 struct SectorLanes {
     /// Each sector's 16 lanes, word by word, aligned so that each vector load reads one
-    /// cache line. Cyclic lane j holds the probe code of direction rank `j mod count`;
-    /// a sector's lanes are the cyclic lanes from its start.
+    /// cache line: lane l holds the probe code of that lane which the sector needs (the
+    /// first of the two that share it when it needs neither; 0 when the lane is free).
+    /// Lanes 0–7 hold the same codes in every sector.
     words: [SectorWords; SECTORS],
-    /// For each gallery code direction, which of its sector's 16 lanes hold a probe code
-    /// within `MAX_DIRECTION_UNITS` of it (bit l: lane start + l).
+    /// For each gallery code direction, which lanes of its sector hold a probe code
+    /// within `MAX_DIRECTION_UNITS` of it (bit l: lane l).
     window: [u16; 256],
-    /// Per sector, for probe codes 0–15 and 16–31: which of them the sector's lanes hold,
-    /// and in which of its lanes (one, where several hold the same code).
-    gather: [[(u16, [u32; 16]); 2]; SECTORS],
+    /// Per sector, the lanes whose values go to the second running maximum (they hold the
+    /// second of the two codes sharing the lane).
+    second: [u16; SECTORS],
+    /// For probe codes 0–15 and 16–31: which of them are held, and where, as indices into
+    /// the two running maxima side by side (lane, plus 16 for the second).
+    gather: [(u16, [u32; 16]); 2],
 }
 
 /// One sector's probe codes, word by word, 16 lanes each.
@@ -355,50 +362,101 @@ fn within_window(probe: u8, gallery: u8) -> bool {
     (probe.wrapping_sub(gallery) as i8).unsigned_abs() <= MAX_DIRECTION_UNITS
 }
 
+/// Pairs of the first `n` codes whose sets of sectors (`needs`, a bit per sector) are
+/// disjoint, each code in at most one pair, until `pairs` are found (none if they cannot
+/// be found this way): the code with the fewest partners left first, with its partner
+/// that has the fewest.
+fn disjoint_pairs(needs: &[u8], pairs: usize) -> Option<Vec<(usize, usize)>> {
+    let n = needs.len();
+    let mut taken = vec![false; n];
+    let mut found = Vec::with_capacity(pairs);
+    let partners = |k: usize, taken: &[bool]| -> usize {
+        (0..n)
+            .filter(|&j| j != k && !taken[j] && needs[j] & needs[k] == 0)
+            .count()
+    };
+    while found.len() < pairs {
+        let a = (0..n)
+            .filter(|&k| !taken[k] && partners(k, &taken) > 0)
+            .min_by_key(|&k| (partners(k, &taken), k))?;
+        taken[a] = true;
+        let b = (0..n)
+            .filter(|&j| !taken[j] && needs[j] & needs[a] == 0)
+            .min_by_key(|&j| (partners(j, &taken), j))?;
+        taken[b] = true;
+        found.push((a, b));
+    }
+    Some(found)
+}
+
 impl SectorLanes {
-    /// The arrangement of `p`'s codes, if every sector's arc fits 16 lanes.
+    /// The arrangement of `p`'s codes, if one exists (see the type).
     fn of(p: &ProbeFeature) -> Option<Self> {
         let n = p.count;
         if n == 0 {
             return None;
         }
-        // The probe codes in order of direction (`Ranked`'s order).
-        let rank: Vec<usize> = p.ranked.code[..n].iter().map(|&k| usize::from(k)).collect();
+        let width = 256 / SECTORS;
+        // The sectors whose gallery codes may be compared with each probe code.
+        let needs: Vec<u8> = (0..n)
+            .map(|k| {
+                (0..SECTORS)
+                    .filter(|&s| {
+                        (s * width..(s + 1) * width)
+                            .any(|gd| within_window(p.lane_directions[k], gd as u8))
+                    })
+                    .fold(0u8, |m, s| m | 1 << s)
+            })
+            .collect();
+        // Lane by lane, the codes it holds: lanes 0–7 one code each (the same in every
+        // sector, so that the scan keeps their words in registers), then the shared
+        // lanes, then the other single codes.
+        let pairs = disjoint_pairs(&needs, n.saturating_sub(SECTOR_LANES))?;
+        let singles: Vec<usize> = (0..n)
+            .filter(|&k| pairs.iter().all(|&(a, b)| k != a && k != b))
+            .collect();
+        let fixed = singles.len().min(SECTOR_LANES / 2);
+        let mut lanes: Vec<(usize, Option<usize>)> =
+            singles[..fixed].iter().map(|&k| (k, None)).collect();
+        lanes.extend(pairs.iter().map(|&(a, b)| (a, Some(b))));
+        lanes.extend(singles[fixed..].iter().map(|&k| (k, None)));
+        debug_assert!(lanes.len() <= SECTOR_LANES);
         let mut s = Self {
             words: [SectorWords([[0; SECTOR_LANES]; CODE_WORDS]); SECTORS],
             window: [0; 256],
-            gather: [[(0, [0; 16]); 2]; SECTORS],
+            second: [0; SECTORS],
+            gather: [(0, [0; 16]); 2],
         };
-        // The probe code each cyclic lane holds, and each sector's first lane.
-        let code: [usize; CYCLIC] = std::array::from_fn(|j| rank[j % n]);
-        let mut starts = [0usize; SECTORS];
-        let width = 256 / SECTORS;
-        for (sector, sector_start) in starts.iter_mut().enumerate() {
-            // The ranks a gallery code of this sector may be compared with...
-            let needed: Vec<usize> = (0..n)
-                .filter(|&r| {
-                    (sector * width..(sector + 1) * width)
-                        .any(|gd| within_window(p.lane_directions[rank[r]], gd as u8))
-                })
-                .collect();
-            // ...all within 16 lanes of one start (cyclically).
-            let start =
-                (0..n).find(|&st| needed.iter().all(|&r| (r + n - st) % n < SECTOR_LANES))?;
-            *sector_start = start;
-            for l in (0..SECTOR_LANES).rev() {
-                let k = code[start + l];
+        // The code lane `l` holds in `sector`, and whether it is the second of its lane.
+        let held = |l: usize, sector: usize| -> (usize, bool) {
+            match lanes[l] {
+                (_, Some(b)) if (needs[b] >> sector) & 1 == 1 => (b, true),
+                (a, _) => (a, false),
+            }
+        };
+        for sector in 0..SECTORS {
+            for l in 0..lanes.len() {
+                let (k, is_second) = held(l, sector);
                 for w in 0..CODE_WORDS {
                     s.words[sector].0[w][l] = p.lane_words.0[w][k];
                 }
-                let (mask, index) = &mut s.gather[sector][k / 16];
-                *mask |= 1 << (k % 16);
-                index[k % 16] = l as u32;
+                s.second[sector] |= u16::from(is_second) << l;
+            }
+        }
+        let mut place = |k: usize, at: usize| {
+            let (mask, index) = &mut s.gather[k / 16];
+            *mask |= 1 << (k % 16);
+            index[k % 16] = at as u32;
+        };
+        for (l, &(a, b)) in lanes.iter().enumerate() {
+            place(a, l);
+            if let Some(b) = b {
+                place(b, l + SECTOR_LANES);
             }
         }
         for gd in 0..256usize {
-            let st = starts[gd / width];
-            for l in 0..SECTOR_LANES {
-                let k = code[st + l];
+            for l in 0..lanes.len() {
+                let (k, _) = held(l, gd / width);
                 if within_window(p.lane_directions[k], gd as u8) {
                     s.window[gd] |= 1 << l;
                 }
@@ -425,9 +483,10 @@ fn word_at(bytes: &[u8], at: usize) -> u64 {
 }
 
 impl ProbeFeature {
-    /// Whether the probe's codes fit the AVX-512 scan's sectors (each sector's arc of
-    /// directions holds at most 16 of them): such probes are scanned with 16 lanes per
-    /// gallery code on processors with AVX-512, the others with all 24.
+    /// Whether the probe's codes fit the AVX-512 scan's sectors (16 lanes, each code in
+    /// one lane of its own in every sector that needs it, two codes sharing a lane only
+    /// where no sector needs both): such probes are scanned with 16 lanes per gallery code
+    /// on processors with AVX-512, the others with all 24.
     pub fn fits_sectors(&self) -> bool {
         self.sectors.is_some()
     }
@@ -964,6 +1023,46 @@ mod tests {
         for f in &spread {
             assert!(ProbeFeature::new(f).sectors.is_some());
         }
+    }
+
+    #[test]
+    fn every_sector_holds_each_code_it_needs_in_that_codes_one_lane() {
+        let mut arranged = 0;
+        for f in &varied_features() {
+            let p = ProbeFeature::new(f);
+            let Some(s) = &p.sectors else { continue };
+            arranged += 1;
+            let words = |sector: usize, l: usize| -> [u64; CODE_WORDS] {
+                std::array::from_fn(|w| s.words[sector].0[w][l])
+            };
+            for k in 0..p.count {
+                // Where the gather takes code k from: a lane, in the first or second maximum.
+                let (mask, index) = s.gather[k / 16];
+                assert_eq!(mask >> (k % 16) & 1, 1, "code {k} is gathered");
+                let at = index[k % 16] as usize;
+                let (lane, second) = (at % SECTOR_LANES, at >= SECTOR_LANES);
+                let code: [u64; CODE_WORDS] = std::array::from_fn(|w| p.lane_words.0[w][k]);
+                for gd in 0..256usize {
+                    if !within_window(p.lane_directions[k], gd as u8) {
+                        continue;
+                    }
+                    // Every gallery direction that compares with code k finds it in its
+                    // lane, in the window, sent to the maximum the gather reads.
+                    let sector = gd / (256 / SECTORS);
+                    assert_eq!(words(sector, lane), code, "code {k}, direction {gd}");
+                    assert_eq!(s.window[gd] >> lane & 1, 1, "code {k}, direction {gd}");
+                    assert_eq!(s.second[sector] >> lane & 1 == 1, second);
+                }
+            }
+            // Lanes 0-7 are the same in every sector (the scan keeps them in registers).
+            for sector in 1..SECTORS {
+                for l in 0..SECTOR_LANES / 2 {
+                    assert_eq!(words(sector, l), words(0, l));
+                    assert_eq!(s.second[sector] >> l & 1, 0);
+                }
+            }
+        }
+        assert!(arranged >= 20, "only {arranged} probes arranged in sectors");
     }
 
     /// Random directions, directions crowded into a quarter turn, and (from the random

@@ -1,8 +1,9 @@
 //! The stage-1 scan written with AVX-512 intrinsics, for the x86-64 processors that have
 //! AVX-512 F, BW, VL, DQ and VPOPCNTDQ. It computes [`super::score`]'s value exactly (the
 //! dispatch tests compare the two on every build) but meets each gallery code with 16 probe
-//! codes instead of 24 lanes: those of its direction sector ([`super::SectorLanes`]), or,
-//! for a probe whose codes do not fit the sectors, with all 24 lanes.
+//! codes instead of 24 lanes: those its direction sector needs ([`super::SectorLanes`];
+//! each probe code in the same lane in every sector, so that the running maxima stay in
+//! two registers), or, for a probe whose codes do not fit the sectors, with all 24 lanes.
 //! Written out rather than left to the compiler's vectoriser, which split the 24-lane loop
 //! into pieces of 1, 2, 4 and 8 lanes whenever a constant changed.
 
@@ -185,8 +186,15 @@ fn best_means(codes: usize, values: &[[f32; 2 * BATCH]; BATCH]) -> [f32; BATCH] 
 fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__m512, __m512) {
     let gallery = &gallery[..FEATURE_BYTES];
     let stored = usize::from(gallery[COUNT_AT]).min(CODES);
-    // Each sector's running maximum, lane by lane.
-    let mut best = [_mm512_setzero_ps(); SECTORS];
+    // Each lane's running maximum: the first code it holds in `first`, the second (in
+    // sectors that need it) in `second`.
+    let mut first = _mm512_setzero_ps();
+    let mut second = _mm512_setzero_ps();
+    // Lanes 0–7 hold the same codes in every sector: their words stay in registers.
+    // SAFETY: each word's lanes are 16 u64 aligned to 64 bytes (`SectorWords`); each
+    // aligned load reads the first 8.
+    let fixed: [__m512i; CODE_WORDS] =
+        std::array::from_fn(|w| unsafe { _mm512_load_si512(lanes.words[0].0[w].as_ptr().cast()) });
     for j in 0..stored {
         let Some((code, ones)) = gallery_code(gallery, j) else {
             continue;
@@ -197,15 +205,10 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
         let mut low = _mm512_setzero_si512();
         let mut high = _mm512_setzero_si512();
         let g = broadcast_words(code);
-        for (lane, &g) in sector_words.iter().zip(&g) {
-            // SAFETY: `lane` holds 16 u64 aligned to 64 bytes (`SectorWords`); the two
-            // aligned loads read 8 each.
-            let (a, b) = unsafe {
-                (
-                    _mm512_load_si512(lane.as_ptr().cast()),
-                    _mm512_load_si512(lane.as_ptr().add(8).cast()),
-                )
-            };
+        for ((lane, &a), &g) in sector_words.iter().zip(&fixed).zip(&g) {
+            // SAFETY: `lane` holds 16 u64 aligned to 64 bytes (`SectorWords`); the aligned
+            // load reads lanes 8–15.
+            let b = unsafe { _mm512_load_si512(lane.as_ptr().add(8).cast()) };
             low = _mm512_add_epi64(low, _mm512_popcnt_epi64(_mm512_and_si512(a, g)));
             high = _mm512_add_epi64(high, _mm512_popcnt_epi64(_mm512_and_si512(b, g)));
         }
@@ -219,25 +222,23 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
         // `ones` ≤ 256 (four 64-bit words).
         let ib = _mm512_set1_ps(probe.inverse_root_of[ones as usize]);
         let similarity = _mm512_maskz_mul_ps(lanes.window[usize::from(gd)], common, ib);
-        // No value is NaN or negative, so the instruction's maximum is `larger`'s.
-        best[sector] = _mm512_max_ps(best[sector], similarity);
+        // No value is NaN or negative, so the instruction's maximum is `larger`'s; lanes
+        // outside the window hold 0, which changes no maximum.
+        let to_second = lanes.second[sector];
+        first = _mm512_mask_max_ps(first, !to_second, first, similarity);
+        second = _mm512_mask_max_ps(second, to_second, second, similarity);
     }
-    // Back from lanes to probe codes: from each sector, one lane per code it holds (lanes
-    // holding the same code hold the same value).
-    let mut low = _mm512_setzero_ps();
-    let mut high = _mm512_setzero_ps();
-    for (sector, &b) in best.iter().enumerate() {
-        let [(mask_low, index_low), (mask_high, index_high)] = lanes.gather[sector];
-        // SAFETY: 16 u32 each.
-        let (il, ih) = unsafe {
-            (
-                _mm512_loadu_si512(index_low.as_ptr().cast()),
-                _mm512_loadu_si512(index_high.as_ptr().cast()),
-            )
-        };
-        low = _mm512_max_ps(low, _mm512_maskz_permutexvar_ps(mask_low, il, b));
-        high = _mm512_max_ps(high, _mm512_maskz_permutexvar_ps(mask_high, ih, b));
-    }
+    // Back from lanes to probe codes: each code's lane of `first` or `second`.
+    let [(mask_low, index_low), (mask_high, index_high)] = &lanes.gather;
+    // SAFETY: 16 u32 each.
+    let (il, ih) = unsafe {
+        (
+            _mm512_loadu_si512(index_low.as_ptr().cast()),
+            _mm512_loadu_si512(index_high.as_ptr().cast()),
+        )
+    };
+    let low = _mm512_maskz_permutex2var_ps(*mask_low, first, il, second);
+    let high = _mm512_maskz_permutex2var_ps(*mask_high, first, ih, second);
     with_inverse_roots(probe, low, high)
 }
 
