@@ -100,6 +100,11 @@ impl PreparedTemplate {
 }
 
 /// Prepares a template (one view) for matching.
+///
+/// Compiled for AVX2 + FMA and NEON as well as the baseline, like [`cylinder::build`],
+/// with the same values on every build: the table of radial angles rounds each of its
+/// n² entries, a library call in the baseline x86-64 build.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
     let Resolution { x: rx, y: ry } = template.resolution;
     if rx == 0 || ry == 0 {
