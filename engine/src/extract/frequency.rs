@@ -63,7 +63,14 @@ fn bin(image: &Plane, x: f32, y: f32, along_x: f32, along_y: f32) -> f32 {
 }
 
 /// The ridge period (pixels per ridge) per block.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+///
+/// Dispatched at run time to an AVX-512, AVX2 + FMA or NEON build (the same values; on
+/// Zen 5 the AVX-512 build took the step from 1.18 to 0.93-0.97 ms, the AVX2 one 1.17).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512dq+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Plane {
     let (bw, bh) = (blocks.bw, blocks.bh);
     let mut period = Plane::filled(bw, bh, 0.0);

@@ -230,6 +230,10 @@ fn template_of(input: &GrayImage, ppi: f32, minutiae: Vec<Minutia>, quality: u8)
 
 /// Grey levels to zero mean and unit spread, with block statistics interpolated between
 /// block centres; background pixels become 0.
+///
+/// Dispatched at run time to an AVX2 + FMA or NEON build (the same values: no fused
+/// multiply-adds, exact roundings; the FVC2002 templates are byte-identical).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
     let mean = Plane {
         width: blocks.bw,

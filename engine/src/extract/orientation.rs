@@ -36,6 +36,10 @@ impl OrientationField {
 }
 
 /// Computes the orientation field of a normalised image.
+///
+/// Dispatched at run time to an AVX2 + FMA or NEON build (the same values: no fused
+/// multiply-adds, exact roundings; the FVC2002 templates are byte-identical).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn estimate(image: &Plane, blocks: &Blocks) -> OrientationField {
     let image = &blur(image, ORIENTATION_PRESMOOTH_PX);
     let (w, h) = (image.width, image.height);

@@ -82,6 +82,10 @@ pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
 /// Separable Gaussian blur with clamped borders. Each output sums its taps in kernel
 /// order from 0, row by row for the compiler to vectorise: the same values as summing
 /// pixel by pixel.
+///
+/// Dispatched at run time to an AVX2 + FMA or NEON build (the same values: no fused
+/// multiply-adds, exact roundings; the FVC2002 templates are byte-identical).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn blur(p: &Plane, sigma: f32) -> Plane {
     let k = gaussian_kernel(sigma);
     let r = k.len() / 2;

@@ -60,6 +60,10 @@ pub fn count(
 /// Ridge counts from every minutia (500-ppi position) to its
 /// [`RIDGE_COUNT_NEIGHBOURS`] nearest within [`RIDGE_COUNT_REACH`] px, each unordered
 /// pair once (lower index first), where the line stays on the print.
+///
+/// Dispatched at run time to an AVX2 + FMA or NEON build (the same values: no fused
+/// multiply-adds, exact roundings; the FVC2002 templates are byte-identical).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn neighbour_counts(
     ridges: &[u8],
     w: usize,

@@ -42,6 +42,10 @@ impl Blocks {
 }
 
 /// Segments an image at 500 ppi.
+///
+/// Dispatched at run time to an AVX2 + FMA or NEON build (the same values: no fused
+/// multiply-adds, exact roundings; the FVC2002 templates are byte-identical).
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn segment(image: &GrayImage) -> Blocks {
     let (bw, bh) = (image.width.div_ceil(BLOCK), image.height.div_ceil(BLOCK));
     // Sums and sums of squares per block, then over a window of blocks.
