@@ -376,9 +376,11 @@ fn disjoint_pairs(needs: &[u8], pairs: usize) -> Option<Vec<(usize, usize)>> {
             .count()
     };
     while found.len() < pairs {
-        let a = (0..n)
-            .filter(|&k| !taken[k] && partners(k, &taken) > 0)
-            .min_by_key(|&k| (partners(k, &taken), k))?;
+        let (_, a) = (0..n)
+            .filter(|&k| !taken[k])
+            .map(|k| (partners(k, &taken), k))
+            .filter(|&(count, _)| count > 0)
+            .min()?;
         taken[a] = true;
         let b = (0..n)
             .filter(|&j| !taken[j] && needs[j] & needs[a] == 0)
