@@ -206,7 +206,8 @@ pub struct ProbeFeature {
     lane_directions: [u8; PROBE_LANES],
     /// [`inverse_root`] of every possible count of set bits, so that the scan looks up
     /// each gallery code's instead of working it out (a square root and a division on the
-    /// critical path of every code).
+    /// critical path of every code). 0 for counts below `MIN_ONES`: such codes are not
+    /// compared, and a scan that does not branch on them gets similarities of 0.
     inverse_root_of: [f32; CODE_BITS + 1],
     /// For each gallery code direction, the lanes whose probe codes lie within
     /// `MAX_DIRECTION_UNITS` of it (bit k: lane k).
@@ -339,11 +340,10 @@ struct SectorLanes {
     /// Lanes 0–7 hold the same codes in every sector.
     words: [SectorWords; SECTORS],
     /// For each gallery code direction, which lanes of its sector hold a probe code
-    /// within `MAX_DIRECTION_UNITS` of it (bit l: lane l).
-    window: [u16; 256],
-    /// Per sector, the lanes whose values go to the second running maximum (they hold the
-    /// second of the two codes sharing the lane).
-    second: [u16; SECTORS],
+    /// within `MAX_DIRECTION_UNITS` of it (bit l: lane l), apart by the running maximum
+    /// their values go to: the first, or (lanes holding the second of the two codes that
+    /// share them) the second.
+    to: [[u16; 2]; 256],
     /// For probe codes 0–15 and 16–31: which of them are held, and where, as indices into
     /// the two running maxima side by side (lane, plus 16 for the second).
     gather: [(u16, [u32; 16]); 2],
@@ -425,8 +425,7 @@ impl SectorLanes {
         debug_assert!(lanes.len() <= SECTOR_LANES);
         let mut s = Self {
             words: [SectorWords([[0; SECTOR_LANES]; CODE_WORDS]); SECTORS],
-            window: [0; 256],
-            second: [0; SECTORS],
+            to: [[0; 2]; 256],
             gather: [(0, [0; 16]); 2],
         };
         // The code lane `l` holds in `sector`, and whether it is the second of its lane.
@@ -438,11 +437,10 @@ impl SectorLanes {
         };
         for sector in 0..SECTORS {
             for l in 0..lanes.len() {
-                let (k, is_second) = held(l, sector);
+                let (k, _) = held(l, sector);
                 for w in 0..CODE_WORDS {
                     s.words[sector].0[w][l] = p.lane_words.0[w][k];
                 }
-                s.second[sector] |= u16::from(is_second) << l;
             }
         }
         let mut place = |k: usize, at: usize| {
@@ -458,9 +456,9 @@ impl SectorLanes {
         }
         for gd in 0..256usize {
             for l in 0..lanes.len() {
-                let (k, _) = held(l, gd / width);
+                let (k, is_second) = held(l, gd / width);
                 if within_window(p.lane_directions[k], gd as u8) {
-                    s.window[gd] |= 1 << l;
+                    s.to[gd][usize::from(is_second)] |= 1 << l;
                 }
             }
         }
@@ -501,7 +499,14 @@ impl ProbeFeature {
             count: 0,
             lane_words: LaneWords([[0; PROBE_LANES]; CODE_WORDS]),
             lane_directions: [0; PROBE_LANES],
-            inverse_root_of: std::array::from_fn(|ones| inverse_root(ones as u32)),
+            inverse_root_of: std::array::from_fn(|ones| {
+                let ones = ones as u32;
+                if ones < MIN_ONES {
+                    0.0
+                } else {
+                    inverse_root(ones)
+                }
+            }),
             window_lanes: [0; 256],
             sectors: None,
             ranked: Ranked::empty(),
@@ -1052,15 +1057,23 @@ mod tests {
                     // lane, in the window, sent to the maximum the gather reads.
                     let sector = gd / (256 / SECTORS);
                     assert_eq!(words(sector, lane), code, "code {k}, direction {gd}");
-                    assert_eq!(s.window[gd] >> lane & 1, 1, "code {k}, direction {gd}");
-                    assert_eq!(s.second[sector] >> lane & 1 == 1, second);
+                    let [first_lanes, second_lanes] = s.to[gd];
+                    let (to, not_to) = if second {
+                        (second_lanes, first_lanes)
+                    } else {
+                        (first_lanes, second_lanes)
+                    };
+                    assert_eq!(to >> lane & 1, 1, "code {k}, direction {gd}");
+                    assert_eq!(not_to >> lane & 1, 0, "code {k}, direction {gd}");
                 }
             }
             // Lanes 0-7 are the same in every sector (the scan keeps them in registers).
-            for sector in 1..SECTORS {
+            for sector in 0..SECTORS {
                 for l in 0..SECTOR_LANES / 2 {
                     assert_eq!(words(sector, l), words(0, l));
-                    assert_eq!(s.second[sector] >> l & 1, 0);
+                    for gd in sector * 256 / SECTORS..(sector + 1) * 256 / SECTORS {
+                        assert_eq!(s.to[gd][1] >> l & 1, 0);
+                    }
                 }
             }
         }
