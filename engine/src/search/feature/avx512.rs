@@ -183,7 +183,7 @@ fn best_means(codes: usize, values: &[[f32; 2 * BATCH]; BATCH]) -> [f32; BATCH] 
 /// times its `1 / √|a|`): codes 0–15, then 16–19 (the other lanes 0).
 ///
 /// The loop over the gallery codes reads them without index checks
-/// ([`code_and_direction`]) and without a branch on codes with too few set bits, and each
+/// ([`gallery_code`]) and without a branch on codes with too few set bits, and each
 /// lane's maximum takes a value through a mask of its own per direction
 /// (`SectorLanes::to`), one instruction each: about 45 instructions per code, down from
 /// about 70.
@@ -202,11 +202,10 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
     let fixed: [__m512i; CODE_WORDS] =
         std::array::from_fn(|w| unsafe { _mm512_load_si512(lanes.words[0].0[w].as_ptr().cast()) });
     for slot in 0..stored {
-        // SAFETY: `gallery` is FEATURE_BYTES long and slot < CODES.
-        let (code, gd) = unsafe { code_and_direction(gallery, slot) };
-        // Codes with fewer than `MIN_ONES` set bits are compared like the others but
-        // count 0 (their `1 / √|b|` in the table): no branch, no second loop.
-        let ones = set_bits(code);
+        // SAFETY: `gallery` is FEATURE_BYTES long and slot < CODES. Codes with fewer than
+        // `MIN_ONES` set bits are compared like the others but count 0 (their `1 / √|b|`
+        // in the table): no branch, no second loop.
+        let (code, gd, ones) = unsafe { gallery_code(gallery, slot) };
         let sector_words = &lanes.words[gd / (256 / SECTORS)].0;
         let mut low = _mm512_setzero_si512();
         let mut high = _mm512_setzero_si512();
@@ -248,39 +247,35 @@ fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__
     with_inverse_roots(probe, low, high)
 }
 
-/// Code `slot` of a gallery feature (its 32 bytes) and its direction, read without index
-/// checks: with them (and the bounds the compiler re-derived from them) the sector scan's
-/// loop took some 70 instructions per code, more than its vector work.
+/// Code `slot` of a gallery feature (its 32 bytes), its direction and its count of set
+/// bits, read without index checks: with them (and the bounds the compiler re-derived from
+/// them) the sector scan's loop took some 70 instructions per code, more than its vector
+/// work. The count is two 128-bit counts, which become scalar `POPCNT`s (four 64-bit ones
+/// the compiler turns into a vector count and shuffles, on the busy port).
 ///
 /// # Safety
 /// `gallery` holds at least `FEATURE_BYTES` bytes and `slot < CODES`, so that both reads
 /// lie inside it.
 #[inline(always)]
-unsafe fn code_and_direction(gallery: &[u8], slot: usize) -> (&[u8; CODE_BYTES], usize) {
+unsafe fn gallery_code(gallery: &[u8], slot: usize) -> (&[u8; CODE_BYTES], usize, u32) {
     debug_assert!(gallery.len() >= FEATURE_BYTES && slot < CODES);
     let at = gallery.as_ptr();
     // SAFETY: by the caller's promise, bytes slot·32 .. slot·32 + 32 and DIRECTIONS_AT +
     // slot lie inside `gallery` (CODES·32 = DIRECTIONS_AT, DIRECTIONS_AT + CODES ≤
     // FEATURE_BYTES); the code's bytes are read as an array of bytes, which has no
     // alignment.
-    unsafe {
+    let (code, direction) = unsafe {
         (
             &*at.add(slot * CODE_BYTES).cast::<[u8; CODE_BYTES]>(),
             usize::from(*at.add(DIRECTIONS_AT + slot)),
         )
-    }
-}
-
-/// The set bits of a code: two 128-bit counts, which become scalar `POPCNT`s (four 64-bit
-/// ones the compiler turns into a vector count and shuffles, on the busy port).
-#[inline(always)]
-fn set_bits(code: &[u8; CODE_BYTES]) -> u32 {
-    let half = |at: usize| {
+    };
+    let half = |from: usize| {
         let mut b = [0u8; 16];
-        b.copy_from_slice(&code[at..at + 16]);
+        b.copy_from_slice(&code[from..from + 16]);
         u128::from_le_bytes(b).count_ones()
     };
-    half(0) + half(16)
+    (code, direction, half(0) + half(16))
 }
 
 /// Codes 0–15 and 16–31's best similarities times their `1 / √|a|`.
@@ -309,10 +304,8 @@ fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m51
     let mut low_best = _mm512_setzero_ps();
     let mut high_best = _mm256_setzero_ps();
     for slot in 0..stored {
-        // SAFETY: `gallery` is FEATURE_BYTES long and slot < CODES.
-        let (code, gd) = unsafe { code_and_direction(gallery, slot) };
-        // As in `code_values`, codes with too few set bits count 0, without a branch.
-        let ones = set_bits(code);
+        // SAFETY: as in `code_values`, whose codes with too few set bits count 0 here too.
+        let (code, gd, ones) = unsafe { gallery_code(gallery, slot) };
         let mut counts = [_mm512_setzero_si512(); 3];
         let g = broadcast_words(code);
         for (w, &g) in g.iter().enumerate() {
