@@ -1017,8 +1017,15 @@ struct IdentifyReport {
     /// Probes (count, median stage-1 ms) scanned the general way and in sectors.
     stage1_general: (usize, f64),
     stage1_sectors: (usize, f64),
+    /// The best bandwidth reading, which stage 1 is compared with (`bandwidth_fraction`).
     bandwidth_gb_s: f64,
     bandwidth_fraction: f64,
+    /// Readings taken (one before the first stage-1 scan, one after each), the lowest and
+    /// the median, and each scan's rate against the reading right after it (median).
+    bandwidth_readings: usize,
+    bandwidth_lowest_gb_s: f64,
+    bandwidth_median_gb_s: f64,
+    bandwidth_fraction_paired: f64,
     bytes_per_template: f64,
     stage1_bytes_per_template: usize,
     open_ms: f64,
@@ -1137,21 +1144,32 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     }
     let rss_after = daktilo_bench::identify::resident_bytes();
     // Stage 1 alone, for the bandwidth comparison (median over the mated probes; those
-    // whose codes fit the AVX-512 scan's sectors and the others apart as well).
+    // whose codes fit the AVX-512 scan's sectors and the others apart as well), with a
+    // bandwidth reading before the first scan and after each (the reading moves between
+    // levels with the host's other work: `BandwidthGauge`).
+    let gauge = daktilo_bench::identify::BandwidthGauge::new();
+    let stage1_bytes = n as f64 * search::feature::FEATURE_BYTES as f64;
+    let mut readings = vec![gauge.read()];
     let mut stage1 = Vec::new();
+    let mut scans = Vec::new();
     let mut by_kind = [Vec::new(), Vec::new()];
     for (_, t) in &mated {
         let fits = search::feature::ProbeFeature::new(&search::feature::feature(t)).fits_sectors();
         let started = Instant::now();
         std::hint::black_box(search::stage1_scan(&snapshot, t, args.shortlist));
-        let ms = started.elapsed().as_secs_f64() * 1e3;
-        stage1.push(ms);
-        by_kind[usize::from(fits)].push(ms);
+        let seconds = started.elapsed().as_secs_f64();
+        readings.push(gauge.read());
+        stage1.push(seconds * 1e3);
+        scans.push((stage1_bytes, seconds));
+        by_kind[usize::from(fits)].push(seconds * 1e3);
     }
+    drop(gauge);
     let stage1_ms = daktilo_bench::identify::percentile(&stage1, 50.0);
     let stage1_kinds = by_kind.map(|v| (v.len(), daktilo_bench::identify::percentile(&v, 50.0)));
-    let bandwidth = daktilo_bench::identify::read_bandwidth();
-    let scanned = n as f64 * search::feature::FEATURE_BYTES as f64 / (stage1_ms / 1e3);
+    let against = daktilo_bench::identify::scan_against_bandwidth(&scans, &readings)
+        .context("no memory bandwidth reading")?;
+    let bandwidth = against.best;
+    let scanned = stage1_bytes / (stage1_ms / 1e3);
     // Exhaustive on a sample of the mated probes.
     let sample = if args.exhaustive_probes == 0 {
         mated.len()
@@ -1203,6 +1221,10 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         stage1_sectors: stage1_kinds[1],
         bandwidth_gb_s: bandwidth / 1e9,
         bandwidth_fraction: scanned / bandwidth,
+        bandwidth_readings: readings.len(),
+        bandwidth_lowest_gb_s: against.lowest / 1e9,
+        bandwidth_median_gb_s: against.median / 1e9,
+        bandwidth_fraction_paired: against.paired_fraction,
         bytes_per_template: rss_after.saturating_sub(rss_before) as f64 / n.max(1) as f64,
         stage1_bytes_per_template: search::feature::FEATURE_BYTES,
         open_ms,
@@ -1262,6 +1284,13 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         scanned / 1e9,
         r.bandwidth_gb_s,
         100.0 * r.bandwidth_fraction
+    );
+    println!(
+        "  (best of {} bandwidth readings, one before the first scan and one after each: lowest {:.2}, median {:.2} GB/s; each scan against the reading after it: median {:.0}%)",
+        r.bandwidth_readings,
+        r.bandwidth_lowest_gb_s,
+        r.bandwidth_median_gb_s,
+        100.0 * r.bandwidth_fraction_paired
     );
     if search::scan_kernel() == "AVX-512 sectors" {
         println!(
