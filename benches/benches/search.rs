@@ -55,6 +55,12 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    #[cfg(target_arch = "x86_64")]
+    if search::scan_block_avx2(&probe, &block[..feature::FEATURE_BYTES], &mut out) {
+        group.bench_function("scan_65536_avx2", |b| {
+            b.iter(|| search::scan_block_avx2(black_box(&probe), black_box(&block), &mut out))
+        });
+    }
     group.bench_function("scan_65536_baseline", |b| {
         b.iter(|| search::scan_block_baseline(black_box(&probe), black_box(&block), &mut out))
     });

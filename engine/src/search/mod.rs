@@ -274,6 +274,15 @@ pub fn scan_block_baseline(probe: &ProbeFeature, features: &[u8], out: &mut Vec<
     scan_into(probe, features, &[], out)
 }
 
+/// [`scan_block`] through the AVX2 scan even on a processor that would run the AVX-512
+/// one, for comparing the two kernels on one machine (the search bench); `false`, with
+/// nothing written, where the processor lacks AVX2.
+#[doc(hidden)]
+#[cfg(target_arch = "x86_64")]
+pub fn scan_block_avx2(probe: &ProbeFeature, features: &[u8], out: &mut Vec<f32>) -> bool {
+    feature::avx2::try_scan_block(probe, features, &[], f32::NEG_INFINITY, out)
+}
+
 /// Compiles each function it wraps for the instruction sets the scans use, dispatched at
 /// run time on the CPU found: one list of targets for every scan.
 macro_rules! dispatched {
