@@ -197,6 +197,17 @@ fn stage_one_scores_are_identical_with_and_without_runtime_dispatch() {
             a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
+        // The AVX2 kernel asked for by name (the bench's comparison) gives them too.
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut c = Vec::new();
+            if search::scan_block_avx2(&p, &features, &mut c) {
+                assert_eq!(
+                    c.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
+            }
+        }
     }
 }
 
