@@ -81,6 +81,24 @@ fn verify_reports_figures_that_its_csv_reproduces_and_draws_the_det_plot() {
                 "{name} {key}: {reported} vs CSV {value}"
             );
         }
+        // FMR100 as a count of missed genuine pairs, and its interval around it.
+        let misses = figures["fmr100_misses"].as_u64().unwrap() as usize;
+        assert_eq!(
+            misses,
+            genuine
+                .iter()
+                .filter(|&&g| g <= impostor.iter().copied().fold(f64::MIN, f64::max))
+                .count(),
+            "{name}: FVC's 45 impostors make FMR100 the share at or below the highest"
+        );
+        let (low, high) = metrics::wilson_interval(misses, 280);
+        assert_eq!(figures["fmr100_interval"][0].as_f64().unwrap(), 100.0 * low);
+        assert_eq!(
+            figures["fmr100_interval"][1].as_f64().unwrap(),
+            100.0 * high
+        );
+        assert!(100.0 * low <= figures["fmr100"].as_f64().unwrap());
+        assert!(figures["fmr100"].as_f64().unwrap() <= 100.0 * high);
         mean_eer += rates.eer * 25.0;
     }
     assert!((report["mean"]["eer"].as_f64().unwrap() - mean_eer).abs() < 1e-9);

@@ -373,10 +373,16 @@ struct Percent {
     zerofmr: f64,
     genuine: usize,
     impostor: usize,
+    /// The genuine comparisons missed at FMR100's threshold, and the 95 % Wilson interval
+    /// of FMR100 in percent (the mean's: of all sets' misses over all their genuine
+    /// comparisons).
+    fmr100_misses: usize,
+    fmr100_interval: (f64, f64),
 }
 
 impl From<ErrorRates> for Percent {
     fn from(r: ErrorRates) -> Self {
+        let misses = (r.fmr100 * r.genuine as f64).round() as usize;
         Self {
             eer: r.eer * 100.0,
             fmr100: r.fmr100 * 100.0,
@@ -384,8 +390,16 @@ impl From<ErrorRates> for Percent {
             zerofmr: r.zerofmr * 100.0,
             genuine: r.genuine,
             impostor: r.impostor,
+            fmr100_misses: misses,
+            fmr100_interval: percent_interval(misses, r.genuine),
         }
     }
+}
+
+/// [`metrics::wilson_interval`] in percent.
+fn percent_interval(k: usize, n: usize) -> (f64, f64) {
+    let (low, high) = metrics::wilson_interval(k, n);
+    (100.0 * low, 100.0 * high)
 }
 
 fn parse_fingers(text: &str) -> Result<(u32, u32), String> {
@@ -544,7 +558,9 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         mean.zerofmr += p.zerofmr / n;
         mean.genuine += p.genuine;
         mean.impostor += p.impostor;
+        mean.fmr100_misses += p.fmr100_misses;
     }
+    mean.fmr100_interval = percent_interval(mean.fmr100_misses, mean.genuine);
     report.mean = mean;
     if source == Source::Image {
         report.quality_quintiles = quintiles(graded, f64::from(matching::threshold_for_fmr(0.01)));
@@ -575,6 +591,24 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         line(name, p);
     }
     line("mean", &report.mean);
+    // How far each FMR100 may lie from the true rate: with few genuine pairs (a held-out
+    // subset) one pair more or less moves it by more than the difference between targets.
+    println!("\nFMR100 as missed genuine pairs, with its 95% Wilson interval:");
+    for (name, p) in report
+        .sets
+        .iter()
+        .map(|(n, p)| (n.as_str(), p))
+        .chain([("all", &report.mean)])
+    {
+        println!(
+            "  {name:<8} {:>4}/{:<5} {:>5.2}%  ({:.2}-{:.2}%)",
+            p.fmr100_misses,
+            p.genuine,
+            100.0 * p.fmr100_misses as f64 / p.genuine.max(1) as f64,
+            p.fmr100_interval.0,
+            p.fmr100_interval.1
+        );
+    }
     if !report.quality_quintiles.is_empty() {
         println!("\nFNMR at the calibrated FMR 1% threshold, by quintile of image quality");
         println!("(the lower quality of the two prints in each genuine comparison):");
