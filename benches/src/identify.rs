@@ -74,22 +74,23 @@ pub struct ScanAgainstBandwidth {
     pub paired_fraction: f64,
 }
 
-/// Sets scans (`(bytes, seconds)` each, in order) beside `readings` (bytes per second):
-/// reading `k + 1` was taken right after scan `k` (reading 0 before the first scan).
-/// `None` without readings.
+/// Sets scans of `bytes` each (their `seconds`, in order) beside `readings` (bytes per
+/// second): reading `k + 1` was taken right after scan `k` (reading 0 before the first
+/// scan). `None` without readings.
 pub fn scan_against_bandwidth(
-    scans: &[(f64, f64)],
+    bytes: f64,
+    seconds: &[f64],
     readings: &[f64],
 ) -> Option<ScanAgainstBandwidth> {
     let best = readings.iter().copied().fold(f64::NAN, f64::max);
     if !best.is_finite() || best <= 0.0 {
         return None;
     }
-    let paired: Vec<f64> = scans
+    let paired: Vec<f64> = seconds
         .iter()
         .zip(readings.iter().skip(1))
-        .filter(|&(&(_, seconds), &reading)| seconds > 0.0 && reading > 0.0)
-        .map(|(&(bytes, seconds), &reading)| bytes / seconds / reading)
+        .filter(|&(&seconds, &reading)| seconds > 0.0 && reading > 0.0)
+        .map(|(&seconds, &reading)| bytes / seconds / reading)
         .collect();
     Some(ScanAgainstBandwidth {
         best,
@@ -169,16 +170,16 @@ mod tests {
         // Two levels of bandwidth: 50 and 80 (bytes per second, scaled down).
         let readings = [50.0, 50.0, 80.0, 80.0];
         // Three scans of 30 bytes in 1 s: each at 30 per second.
-        let scans = [(30.0, 1.0), (30.0, 1.0), (30.0, 1.0)];
-        let r = scan_against_bandwidth(&scans, &readings).unwrap();
+        let scans = [1.0, 1.0, 1.0];
+        let r = scan_against_bandwidth(30.0, &scans, &readings).unwrap();
         assert_eq!(r.best, 80.0);
         assert_eq!(r.lowest, 50.0);
         assert_eq!(r.median, 50.0);
         // Against the reading after each: 30/50, 30/80, 30/80; the median 30/80.
         assert_eq!(r.paired_fraction, 30.0 / 80.0);
         // A scan of no time is not set beside anything; no readings, no comparison.
-        let r = scan_against_bandwidth(&[(30.0, 0.0), (30.0, 1.0)], &[50.0, 50.0, 60.0]).unwrap();
+        let r = scan_against_bandwidth(30.0, &[0.0, 1.0], &[50.0, 50.0, 60.0]).unwrap();
         assert_eq!(r.paired_fraction, 0.5);
-        assert!(scan_against_bandwidth(&scans, &[]).is_none());
+        assert!(scan_against_bandwidth(30.0, &scans, &[]).is_none());
     }
 }

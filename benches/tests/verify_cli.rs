@@ -83,12 +83,10 @@ fn verify_reports_figures_that_its_csv_reproduces_and_draws_the_det_plot() {
         }
         // FMR100 as a count of missed genuine pairs, and its interval around it.
         let misses = figures["fmr100_misses"].as_u64().unwrap() as usize;
+        let highest_impostor = impostor.iter().copied().fold(f64::MIN, f64::max);
         assert_eq!(
             misses,
-            genuine
-                .iter()
-                .filter(|&&g| g <= impostor.iter().copied().fold(f64::MIN, f64::max))
-                .count(),
+            genuine.iter().filter(|&&g| g <= highest_impostor).count(),
             "{name}: FVC's 45 impostors make FMR100 the share at or below the highest"
         );
         let (low, high) = metrics::wilson_interval(misses, 280);

@@ -1184,8 +1184,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let gauge = daktilo_bench::identify::BandwidthGauge::new();
     let stage1_bytes = n as f64 * search::feature::FEATURE_BYTES as f64;
     let mut readings = vec![gauge.read()];
-    let mut stage1 = Vec::new();
-    let mut scans = Vec::new();
+    let mut stage1_seconds = Vec::new();
     let mut by_kind = [Vec::new(), Vec::new()];
     for (_, t) in &mated {
         let fits = search::feature::ProbeFeature::new(&search::feature::feature(t)).fits_sectors();
@@ -1193,17 +1192,18 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         std::hint::black_box(search::stage1_scan(&snapshot, t, args.shortlist));
         let seconds = started.elapsed().as_secs_f64();
         readings.push(gauge.read());
-        stage1.push(seconds * 1e3);
-        scans.push((stage1_bytes, seconds));
+        stage1_seconds.push(seconds);
         by_kind[usize::from(fits)].push(seconds * 1e3);
     }
     drop(gauge);
-    let stage1_ms = daktilo_bench::identify::percentile(&stage1, 50.0);
+    let stage1_median = daktilo_bench::identify::percentile(&stage1_seconds, 50.0);
+    let stage1_ms = stage1_median * 1e3;
     let stage1_kinds = by_kind.map(|v| (v.len(), daktilo_bench::identify::percentile(&v, 50.0)));
-    let against = daktilo_bench::identify::scan_against_bandwidth(&scans, &readings)
-        .context("no memory bandwidth reading")?;
+    let against =
+        daktilo_bench::identify::scan_against_bandwidth(stage1_bytes, &stage1_seconds, &readings)
+            .context("no memory bandwidth reading")?;
     let bandwidth = against.best;
-    let scanned = stage1_bytes / (stage1_ms / 1e3);
+    let scanned = stage1_bytes / stage1_median;
     // Exhaustive on a sample of the mated probes.
     let sample = if args.exhaustive_probes == 0 {
         mated.len()
