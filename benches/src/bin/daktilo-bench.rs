@@ -134,6 +134,10 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Give each template the ridge-flow block that Daktilo's extractor writes (for a
+        /// gallery searched with our own extractor's templates).
+        #[arg(long)]
+        flow: bool,
     },
     /// Compare impostor scores against synthetic templates with impostor scores between
     /// real FVC fingers (matcher and stage-1 feature).
@@ -713,8 +717,15 @@ fn entry_of(template: &Template, subject: u64, finger: FingerPosition) -> anyhow
     })
 }
 
-/// Appends `count` synthetic templates (subjects `first..first+count`) to a gallery.
-fn add_synthetic(gallery: &Gallery, first: u64, count: u64, seed: u64) -> anyhow::Result<()> {
+/// Appends `count` synthetic templates (subjects `first..first+count`) to a gallery, with
+/// the ridge-flow block of our own extractor's templates when `flow` is set.
+fn add_synthetic(
+    gallery: &Gallery,
+    first: u64,
+    count: u64,
+    seed: u64,
+    flow: bool,
+) -> anyhow::Result<()> {
     let bar = (std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(count);
         bar.set_style(
@@ -731,7 +742,11 @@ fn add_synthetic(gallery: &Gallery, first: u64, count: u64, seed: u64) -> anyhow
         let entries: Vec<NewEntry> = (done..done + n)
             .into_par_iter()
             .map(|k| {
-                let t = daktilo_bench::synth::finger(seed, first + k);
+                let t = if flow {
+                    daktilo_bench::synth::finger_with_flow(seed, first + k)
+                } else {
+                    daktilo_bench::synth::finger(seed, first + k)
+                };
                 entry_of(&t, first + k, t.finger)
             })
             .collect::<anyhow::Result<_>>()?;
@@ -752,7 +767,7 @@ fn add_synthetic(gallery: &Gallery, first: u64, count: u64, seed: u64) -> anyhow
     Ok(())
 }
 
-fn synth(count: u64, out: &Path, seed: u64) -> anyhow::Result<Gallery> {
+fn synth(count: u64, out: &Path, seed: u64, flow: bool) -> anyhow::Result<Gallery> {
     let gallery =
         Gallery::open(out, gallery_options()).with_context(|| out.display().to_string())?;
     if !gallery.is_empty() {
@@ -763,7 +778,7 @@ fn synth(count: u64, out: &Path, seed: u64) -> anyhow::Result<Gallery> {
         );
     }
     let started = Instant::now();
-    add_synthetic(&gallery, 1, count, seed)?;
+    add_synthetic(&gallery, 1, count, seed, flow)?;
     eprintln!(
         "{count} synthetic templates written to {} in {:.1} s",
         out.display(),
@@ -1118,6 +1133,21 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     {
         let gallery =
             Gallery::open(&dir, gallery_options()).with_context(|| dir.display().to_string())?;
+        // Which templates the synthetic impostors were built for (with the ridge flow for
+        // our own extractor's, not for the ISO ones); a gallery without the note was built
+        // before there was a choice, for ISO templates.
+        let note = dir.join("daktilo-bench-source");
+        if !gallery.is_empty() {
+            let built_for = std::fs::read_to_string(&note).unwrap_or_else(|_| "iso".into());
+            if built_for.trim() != args.source.name() {
+                bail!(
+                    "{} was built for --source {}, not {}: use another folder",
+                    dir.display(),
+                    built_for.trim(),
+                    args.source.name()
+                );
+            }
+        }
         if gallery.len() as u64 != args.gallery_size {
             if !gallery.is_empty() {
                 bail!(
@@ -1127,7 +1157,10 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                     args.gallery_size
                 );
             }
-            add_synthetic(&gallery, 1, synthetic, 1)?;
+            // Impostors like the probes: with the ridge flow when they are our own
+            // extractor's templates.
+            std::fs::write(&note, args.source.name())?;
+            add_synthetic(&gallery, 1, synthetic, 1, args.source == Source::Image)?;
             let entries = enrolled
                 .iter()
                 .map(|(s, t)| entry_of(t, *s, FingerPosition::Unknown))
@@ -1502,7 +1535,12 @@ fn main() {
             },
             json,
         ),
-        Command::Synth { count, out, seed } => synth(count, &out, seed).map(|_| ()),
+        Command::Synth {
+            count,
+            out,
+            seed,
+            flow,
+        } => synth(count, &out, seed, flow).map(|_| ()),
         Command::SynthCompare { dataset, count } => synth_compare(&dataset, count),
         Command::Identify {
             gallery_size,

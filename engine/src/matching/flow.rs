@@ -280,6 +280,13 @@ impl Flow {
     }
 }
 
+/// The indices of ring `ring`'s samples in a [`Descriptor`] (rings from the innermost, 27
+/// px, out to 81 px; empty past the last).
+pub fn ring_samples(ring: usize) -> std::ops::Range<usize> {
+    let start: usize = RINGS.iter().take(ring).map(|r| r.1).sum();
+    start..start + RINGS.get(ring).map_or(0, |r| r.1)
+}
+
 /// Every sample of [`RINGS`] as (radius, cos, sin) of its angle from the minutia's
 /// direction.
 fn ring_points() -> &'static [(f32, f32, f32); DESCRIPTOR_SAMPLES] {
@@ -310,6 +317,13 @@ const _: () = {
 };
 
 impl Descriptor {
+    /// Sample `k`'s doubled-angle vector (cos, sin, quantised to ±127), when it fell on the
+    /// print.
+    pub fn sample(&self, k: usize) -> Option<(i8, i8)> {
+        (k < DESCRIPTOR_SAMPLES && (self.inside >> k) & 1 == 1)
+            .then(|| (self.vectors[2 * k], self.vectors[2 * k + 1]))
+    }
+
     /// How alike two minutiae's surroundings run: the mean of cos 2Δ over the samples
     /// inside both prints (samples outside either are zero vectors and add nothing), or
     /// `None` when too few are.

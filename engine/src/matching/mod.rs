@@ -87,6 +87,11 @@ impl PreparedTemplate {
         &self.cylinders
     }
 
+    /// Each usable cylinder's ridge-flow descriptor, when the template carries its flow.
+    pub fn cylinder_descriptors(&self) -> Option<&[flow::Descriptor]> {
+        self.descriptors.as_deref()
+    }
+
     /// Each usable cylinder's minutia: position (px at 500 ppi, y up) and binary direction.
     pub fn cylinder_minutiae(&self) -> impl Iterator<Item = (f32, f32, u8)> + '_ {
         self.cylinder_minutia
