@@ -1,29 +1,38 @@
-//! The stage-1 search feature (version 3, 1,016 bytes): compact codes of the template's 29
+//! The stage-1 search feature (version 4, 1,017 bytes): compact codes of the template's 29
 //! most central minutia cylinders (the matcher's local structures), compared one against
 //! one as the matcher does, but on 256 sampled cells instead of 1,536, with where their
 //! minutiae lie.
 //!
 //! Each code holds 256 bits: cell and angular section pairs drawn once (fixed seed) from
 //! the cells within 7.5 cells of the cylinder's centre; a bit is set where the cell is
-//! valid and set in the cylinder. With the code go its minutia's direction and position
-//! (relative to the minutiae's centroid, in 4-pixel steps). A probe's first 20 codes (its
-//! most central minutiae) are each compared with every gallery code whose direction is
-//! within 63°: similarity `|a ∧ b| / √(|a| |b|)`, the cosine of the two bit sets (the
-//! matcher's cylinder similarity, `1 − √|a ⊕ b| / (√|a| + √|b|)` of Cappelli, Ferrara,
-//! Maltoni, "Minutia Cylinder-Code", IEEE TPAMI 32(12), 2010, ranked mates no better and
-//! costs a square root and a division per pair of codes). The scan's [`score`]: a probe
-//! code keeps its best; the score is the mean of the 8 best — the local similarity sort
-//! of that paper without its relaxation. The
-//! scan's best are then re-ranked by [`consistent_score`], which counts only the pairs
-//! that agree on one rigid placement of the probe on the gallery print.
+//! valid and set in the cylinder. When the template carries its ridge flow (our own
+//! extractor's templates), the code's last 64 bits are the flow around the minutia instead
+//! ([`flow_bits`]: the ridge direction at 16 points 45 px from it, turned with it, each as
+//! one of 4 bins), and the feature's flags say so. With the code go its minutia's direction
+//! and position (relative to the minutiae's centroid, in 4-pixel steps). A probe's first 20
+//! codes (its most central minutiae) are each compared with every gallery code whose
+//! direction is within 63°: similarity `|a ∧ b| / √(|a| |b|)`, the cosine of the two bit
+//! sets (the matcher's cylinder similarity, `1 − √|a ⊕ b| / (√|a| + √|b|)` of Cappelli,
+//! Ferrara, Maltoni, "Minutia Cylinder-Code", IEEE TPAMI 32(12), 2010, ranked mates no
+//! better and costs a square root and a division per pair of codes). The scan's [`score`]:
+//! a probe code keeps its best; the score is the mean of the 8 best — the local similarity
+//! sort of that paper without its relaxation. The scan's best are then re-ranked by
+//! [`consistent_score`], which counts only the pairs that agree on one rigid placement of
+//! the probe on the gallery print.
 //!
 //! Version 1 hashed every cylinder into one 8,192-bit set (after the same authors' MCC
 //! indexing, IEEE TPAMI 33(5), 2011) and counted shared bits: codes of different cylinders
 //! collided, and the mate of one probe in seven ranked below the top 10 % of real
 //! impostors. Version 2 compared codes one to one without positions (30 codes, 992
-//! bytes). docs/search.md gives the figures. Each version's length differs from the
-//! others' (1,024, 992, 1,016 bytes), so a gallery of old features is refused on opening
-//! rather than searched wrongly.
+//! bytes); version 3 was version 4 without the ridge flow (1,016 bytes). docs/search.md
+//! gives the figures. Each version's length differs from the others' (1,024, 992, 1,016,
+//! 1,017 bytes), so a gallery of old features is refused on opening rather than searched
+//! wrongly.
+//!
+//! A template without the flow (another vendor's) keeps cylinder cells in all 256 bits. A
+//! probe of one kind against a gallery template of the other compares flow bits with
+//! cells in the last word, which agree only by chance: such a pair is ranked on its other
+//! 192 cells (mixed galleries were not measured).
 
 use std::sync::OnceLock;
 
@@ -81,7 +90,7 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 
 use crate::matching::params::{ND, NS};
-use crate::matching::{self, PreparedTemplate};
+use crate::matching::{self, PreparedTemplate, flow};
 use crate::template::Template;
 
 /// Codes stored per template.
@@ -90,11 +99,23 @@ pub const CODES: usize = 29;
 const CODE_BITS: usize = 256;
 const CODE_WORDS: usize = CODE_BITS / 64;
 const CODE_BYTES: usize = CODE_BITS / 8;
-/// Feature size in bytes: the codes, their directions, their positions, their count.
-pub const FEATURE_BYTES: usize = CODES * CODE_BYTES + CODES + 2 * CODES + 1;
+/// Feature size in bytes: the codes, their directions, their positions, their count, the
+/// flags.
+pub const FEATURE_BYTES: usize = CODES * CODE_BYTES + CODES + 2 * CODES + 2;
 const DIRECTIONS_AT: usize = CODES * CODE_BYTES;
 const POSITIONS_AT: usize = DIRECTIONS_AT + CODES;
 const COUNT_AT: usize = POSITIONS_AT + 2 * CODES;
+const FLAGS_AT: usize = COUNT_AT + 1;
+/// The flag set when the codes' last word holds ridge-flow bits ([`flow_bits`]).
+const WITH_FLOW: u8 = 1;
+/// The descriptor ring whose samples make a code's ridge-flow bits (the second, 45 px from
+/// the minutia: 16 samples).
+const FLOW_RING: usize = 1;
+/// Bins of a sample's doubled angle (4: 45° of ridge direction each).
+const FLOW_BINS: usize = 4;
+/// Ridge-flow bits per code: the last of its four words (`feature_of` writes them as one
+/// word).
+const FLOW_BITS: usize = 64;
 /// Positions are stored relative to the minutiae's centroid in steps of this many pixels
 /// (500 ppi), as signed bytes.
 const POSITION_STEP: f32 = 4.0;
@@ -159,15 +180,25 @@ pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
     order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     order.truncate(CODES);
     let cylinders = prepared.cylinder_codes();
+    let descriptors = prepared.cylinder_descriptors();
     let mut out = [0u8; FEATURE_BYTES];
     for (slot, &(_, k)) in order.iter().enumerate() {
         let c = &cylinders[k];
         let mut code = [0u64; CODE_WORDS];
-        for (bit, &(section, cell)) in samples().iter().enumerate() {
+        let descriptor = descriptors.map(|d| &d[k]);
+        let cylinder_bits = if descriptor.is_some() {
+            CODE_BITS - FLOW_BITS
+        } else {
+            CODE_BITS
+        };
+        for (bit, &(section, cell)) in samples().iter().enumerate().take(cylinder_bits) {
             let (word, at) = (cell / 64, cell % 64);
             if (c.valid[word] >> at) & (c.bits[section][word] >> at) & 1 == 1 {
                 code[bit / 64] |= 1 << (bit % 64);
             }
+        }
+        if let Some(d) = descriptor {
+            code[CODE_WORDS - 1] = flow_bits(d);
         }
         for (w, word) in code.iter().enumerate() {
             let at = slot * CODE_BYTES + 8 * w;
@@ -179,7 +210,37 @@ pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
         out[POSITIONS_AT + 2 * slot + 1] = q(minutiae[k].1 - cy);
     }
     out[COUNT_AT] = order.len() as u8;
+    out[FLAGS_AT] = if descriptors.is_some() { WITH_FLOW } else { 0 };
     out
+}
+
+/// A code's last word when its template carries the ridge flow: the descriptor's
+/// [`FLOW_RING`] samples (`flow::Descriptor`: the ridge direction at points around the
+/// minutia, turned with it), each as one bit among [`FLOW_BINS`] for its doubled angle, so
+/// that a bit two codes share is a point where their ridges run alike (within 45° of
+/// ridge direction, as the bins fall). Samples off the print set none.
+fn flow_bits(d: &flow::Descriptor) -> u64 {
+    let mut word = 0u64;
+    for (j, sample) in flow::ring_samples(FLOW_RING).enumerate() {
+        if let Some((c, s)) = d.sample(sample) {
+            let turn =
+                (f32::from(s).atan2(f32::from(c)) + std::f32::consts::PI) / std::f32::consts::TAU;
+            let bin = ((turn * FLOW_BINS as f32) as usize).min(FLOW_BINS - 1);
+            word |= 1 << (j * FLOW_BINS + bin);
+        }
+    }
+    word
+}
+
+/// The number of codes a feature holds.
+pub fn code_count(feature: &[u8; FEATURE_BYTES]) -> usize {
+    usize::from(feature[COUNT_AT]).min(CODES)
+}
+
+/// Whether a feature's codes carry the ridge flow in their last word (its template is one
+/// of our own extractor's).
+pub fn has_flow(feature: &[u8; FEATURE_BYTES]) -> bool {
+    feature[FLAGS_AT] & WITH_FLOW != 0
 }
 
 /// The feature of a template (no codes when it cannot be prepared: it then matches
@@ -905,6 +966,69 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
 mod tests {
     use super::*;
 
+    /// A print of minutiae on a 25-px grid (300 × 300 px at 500 ppi), every one pointing
+    /// `degrees`, with (when `horizontal_flow`) a ridge-flow block in which every ridge
+    /// runs across.
+    fn grid_print(degrees: f32, horizontal_flow: bool) -> Template {
+        use crate::template::{Minutia, MinutiaKind, Resolution};
+        let mut t = Template::new(300, 300);
+        t.resolution = Resolution::PPI_500;
+        for y in (20..290).step_by(25) {
+            for x in (20..290).step_by(25) {
+                t.minutiae.push(Minutia {
+                    x: x + (y / 25) % 3,
+                    y,
+                    direction: Minutia::direction_from_degrees(degrees),
+                    kind: MinutiaKind::Ending,
+                    quality: 60,
+                });
+            }
+        }
+        if horizontal_flow {
+            let side = 300usize.div_ceil(flow::FLOW_BLOCK);
+            let cells = vec![Some((0.0f32, 0.8f32)); side * side];
+            t.extensions
+                .extend(flow::encode(side, side, flow::FLOW_BLOCK, &cells));
+        }
+        t
+    }
+
+    #[test]
+    fn codes_of_prints_with_ridge_flow_carry_it_in_their_last_word() {
+        assert_eq!(
+            flow::ring_samples(FLOW_RING).len() * FLOW_BINS,
+            FLOW_BITS,
+            "the ring's samples fill the last word"
+        );
+        // Ridges across, minutiae along them (0°) or 22.5° off: the doubled angle of the
+        // ridges relative to the minutia is 0 (bin 2 of 4, from −180°) or −45° (bin 1) at
+        // every sample on the print.
+        for (degrees, bin) in [(0.0, 2), (22.5, 1)] {
+            let with = feature(&grid_print(degrees, true));
+            let without = feature(&grid_print(degrees, false));
+            assert!(has_flow(&with) && !has_flow(&without));
+            assert_eq!(code_count(&with), CODES);
+            assert_eq!(code_count(&with), code_count(&without));
+            let one_bin: u64 = (0..16).map(|j| 1u64 << (4 * j + bin)).sum();
+            for slot in 0..CODES {
+                let at = slot * CODE_BYTES;
+                let last = word_at(&with, at + 8 * (CODE_WORDS - 1));
+                // The central minutiae's 45-px ring lies on the print: all 16 samples.
+                assert_eq!(last, one_bin, "code {slot}: {last:#018x}");
+                // The other words are the cylinder's sampled cells, as without the flow.
+                for w in 0..CODE_WORDS - 1 {
+                    assert_eq!(word_at(&with, at + 8 * w), word_at(&without, at + 8 * w));
+                }
+            }
+            // Without the flow the last word is cylinder cells too.
+            assert!(
+                (0..CODES).any(|slot| {
+                    word_at(&without, slot * CODE_BYTES + 8 * (CODE_WORDS - 1)) != 0
+                })
+            );
+        }
+    }
+
     /// Features with random codes (some too sparse to use), directions and counts.
     fn random_features(n: usize, seed: u64) -> Vec<[u8; FEATURE_BYTES]> {
         let mut state = seed;
@@ -1025,11 +1149,15 @@ mod tests {
             .find(|p| p.count > SECTOR_LANES)
             .expect("a probe with more than 16 usable codes");
         assert!(full.sectors.is_none());
-        // Directions spread evenly: no arc holds more than 16.
+        // Directions spread evenly: no arc holds more than 16. (A probe without usable
+        // codes has nothing to arrange.)
         let spread = with_directions(random_features(30, 3), |_, slot| (slot * 256 / CODES) as u8);
-        for f in &spread {
-            assert!(ProbeFeature::new(f).sectors.is_some());
+        let mut checked = 0;
+        for p in spread.iter().map(ProbeFeature::new).filter(|p| p.count > 0) {
+            assert!(p.sectors.is_some());
+            checked += 1;
         }
+        assert!(checked >= 25, "{checked} probes with codes");
     }
 
     #[test]
