@@ -780,6 +780,7 @@ async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("features are 992 bytes"), "{said}");
+    assert!(said.contains("--rebuild-features"), "{said}");
     // Rebuilt from the stored templates; a second run has nothing to do.
     let rebuilt = daktilod(&["--rebuild-features"]);
     let out = String::from_utf8_lossy(&rebuilt.stdout);

@@ -142,12 +142,16 @@ enum Command {
     /// Compare impostor scores against synthetic templates with impostor scores between
     /// real FVC fingers (matcher and stage-1 feature).
     SynthCompare {
-        /// A folder of FVC-style sets (ISO templates).
+        /// A folder of FVC-style sets.
         #[arg(long)]
         dataset: PathBuf,
         /// Synthetic templates to compare against.
         #[arg(long, default_value_t = 2000)]
         count: u64,
+        /// The FVC templates: the ISO ones, or our own extractor's (then the synthetic
+        /// templates carry the ridge flow, as `identify --source image` builds them).
+        #[arg(long, value_enum, default_value_t = Source::Iso)]
+        source: Source,
     },
     /// 1:N identification: FVC fingers enrolled among synthetic ones, searched with their
     /// other impressions; rank-1, FNIR at FPIR, speed, memory, and the same searches done
@@ -945,11 +949,14 @@ fn stage1(dataset: &Path, source: Source, fingers: Option<(u32, u32)>) -> anyhow
     Ok(())
 }
 
-fn synth_compare(dataset: &Path, count: u64) -> anyhow::Result<()> {
-    let sets = fvc::discover(dataset, "iso")?;
+fn synth_compare(dataset: &Path, count: u64, source: Source) -> anyhow::Result<()> {
+    let sets = fvc::discover(dataset, source.extension())?;
     let synthetic: Vec<Template> = (0..count)
         .into_par_iter()
-        .map(|k| daktilo_bench::synth::finger(1, k + 1))
+        .map(|k| match source {
+            Source::Iso => daktilo_bench::synth::finger(1, k + 1),
+            Source::Image => daktilo_bench::synth::finger_with_flow(1, k + 1),
+        })
         .collect();
     let synthetic_prepared: Vec<PreparedTemplate> = synthetic
         .par_iter()
@@ -962,7 +969,7 @@ fn synth_compare(dataset: &Path, count: u64) -> anyhow::Result<()> {
     let (mut real, mut fake, mut real1, mut fake1) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for set in &sets {
-        let templates = load_templates(set, Source::Iso, &[])?;
+        let templates = load_templates(set, source, &[])?;
         let prepared: Vec<PreparedTemplate> = templates
             .par_iter()
             .map(matching::prepare)
@@ -1541,7 +1548,11 @@ fn main() {
             seed,
             flow,
         } => synth(count, &out, seed, flow).map(|_| ()),
-        Command::SynthCompare { dataset, count } => synth_compare(&dataset, count),
+        Command::SynthCompare {
+            dataset,
+            count,
+            source,
+        } => synth_compare(&dataset, count, source),
         Command::Identify {
             gallery_size,
             dataset,
