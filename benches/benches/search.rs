@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
     // The probe: the print with the most codes (a full probe, 20 codes compared).
     let most = features
         .iter()
-        .max_by_key(|f| feature::code_count(f))
+        .max_by_key(|f| feature::code_count(*f))
         .expect("features");
     let probe = feature::ProbeFeature::new(most);
     let block: Vec<u8> = features

@@ -9,7 +9,7 @@
 //! 12–70 of them (normal, mean 34, sd 9). Templates are 300 x 400 px at 500 ppi, like the
 //! FVC2002 ISO templates. `docs/search.md` compares their impostor scores with FVC's.
 //!
-//! [`finger_with_flow`] also gives the template the ridge-flow block that Daktilo's
+//! [`finger_of`] can also give the template the ridge-flow block that Daktilo's
 //! extractor writes (the same field, averaged over 16-px blocks, with a little noise), so
 //! that a gallery searched with our own extractor's templates holds impostors that carry
 //! what they carry: the matcher and the stage-1 codes use the flow when both sides have it.
@@ -48,16 +48,12 @@ impl Rng {
 
 /// The template of synthetic finger number `index` (the same index gives the same finger).
 pub fn finger(seed: u64, index: u64) -> Template {
-    make(seed, index, false)
+    finger_of(seed, index, false)
 }
 
-/// [`finger`]'s template (the same minutiae) with a ridge-flow block of its orientation
-/// field, as Daktilo's extractor writes one.
-pub fn finger_with_flow(seed: u64, index: u64) -> Template {
-    make(seed, index, true)
-}
-
-fn make(seed: u64, index: u64, with_flow: bool) -> Template {
+/// [`finger`]'s template (the same minutiae), with a ridge-flow block of its orientation
+/// field, as Daktilo's extractor writes one, when `with_flow` is set.
+pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
     let mut rng = Rng(seed ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03));
     let (cx, cy) = (
         150.0 + rng.uniform(-20.0, 20.0),
@@ -93,14 +89,15 @@ fn make(seed: u64, index: u64, with_flow: bool) -> Template {
         }
         t
     };
+    // The print: an ellipse about (cx, cy).
+    let on_print = |x: f32, y: f32| ((x - cx) / ax).powi(2) + ((y - cy) / ay).powi(2) <= 1.0;
     let count = (34.0 + 9.0 * rng.normal()).round().clamp(12.0, 70.0) as usize;
     let mut points: Vec<(f32, f32)> = Vec::with_capacity(count);
     let mut tries = 0;
     while points.len() < count && tries < 20_000 {
         tries += 1;
         let (x, y) = (rng.uniform(cx - ax, cx + ax), rng.uniform(cy - ay, cy + ay));
-        let inside = ((x - cx) / ax).powi(2) + ((y - cy) / ay).powi(2) <= 1.0;
-        if inside
+        if on_print(x, y)
             && x >= 0.0
             && y >= 0.0
             && x < 300.0
@@ -152,10 +149,9 @@ fn make(seed: u64, index: u64, with_flow: bool) -> Template {
                     ((i % bw) as f32 + 0.5) * block as f32,
                     ((i / bw) as f32 + 0.5) * block as f32,
                 );
-                let on_print = ((x - cx) / ax).powi(2) + ((y - cy) / ay).powi(2) <= 1.0;
                 let angle = (field(x, y) + 0.05 * noise.normal()).rem_euclid(std::f32::consts::PI);
                 let coherence = noise.uniform(0.5, 0.9);
-                on_print.then_some((angle, coherence))
+                on_print(x, y).then_some((angle, coherence))
             })
             .collect();
         t.extensions.extend(flow::encode(bw, bh, block, &cells));
@@ -202,7 +198,7 @@ mod tests {
         let (mut sum, mut n) = (0.0f32, 0);
         for i in 0..50 {
             let plain = finger(5, i);
-            let t = finger_with_flow(5, i);
+            let t = finger_of(5, i, true);
             assert_eq!(plain.minutiae, t.minutiae);
             assert!(plain.extensions.is_empty());
             let p = matching::prepare(&t).unwrap();

@@ -109,6 +109,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The gallery's folder in the data directory.
+    pub fn gallery_dir(&self) -> PathBuf {
+        self.data_dir.join("gallery")
+    }
+
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)

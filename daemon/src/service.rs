@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
+use daktilo_engine::gallery::{Gallery, GalleryError, GalleryOptions, NewEntry};
 use daktilo_engine::matching;
 use daktilo_engine::search::{self, ProbeFinger, SearchOptions, feature::FEATURE_BYTES};
 use daktilo_engine::template::native::NativeRecord;
@@ -68,7 +68,14 @@ pub enum OpenError {
     DataDir(PathBuf, std::io::Error),
     /// The gallery.
     #[error(transparent)]
-    Gallery(#[from] daktilo_engine::gallery::GalleryError),
+    Gallery(#[from] GalleryError),
+    /// The gallery holds another release's search features: what to do about it.
+    #[error(
+        "{0}: the gallery's features are {1} bytes, not {2} (built by another release); run \
+         daktilod once with --rebuild-features and the same settings, then start it again \
+         (docs/operations.md, \"Search feature versions\")"
+    )]
+    OutdatedFeatures(PathBuf, usize, usize),
     /// The registry.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -120,13 +127,21 @@ impl Core {
     pub fn open(config: Config, metrics: Arc<Metrics>) -> Result<Core, OpenError> {
         let dir = config.data_dir.clone();
         create_private_dir(&dir).map_err(|e| OpenError::DataDir(dir.clone(), e))?;
+        let gallery_dir = config.gallery_dir();
         let gallery = Gallery::open(
-            &dir.join("gallery"),
+            &gallery_dir,
             GalleryOptions {
                 feature_len: FEATURE_BYTES,
                 ..GalleryOptions::default()
             },
-        )?;
+        )
+        .map_err(|e| match Gallery::recorded_feature_len(&gallery_dir) {
+            // Refused because another release's features are stored: say what to do.
+            Ok(Some(found)) if found != FEATURE_BYTES => {
+                OpenError::OutdatedFeatures(gallery_dir.clone(), found, FEATURE_BYTES)
+            }
+            _ => e.into(),
+        })?;
         let registry = Registry::open(&dir.join("registry.redb"))?;
         let known = registry.template_ids()?;
         let mut orphans = Vec::new();
@@ -519,7 +534,7 @@ impl Core {
             e.subject = key;
         }
         let ids = self.gallery.append(new).map_err(|e| match e {
-            daktilo_engine::gallery::GalleryError::NotWritten(m) => {
+            GalleryError::NotWritten(m) => {
                 Status::resource_exhausted(format!("the gallery cannot store the templates: {m}"))
             }
             other => unavailable(other),

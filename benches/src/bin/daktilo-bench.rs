@@ -746,11 +746,7 @@ fn add_synthetic(
         let entries: Vec<NewEntry> = (done..done + n)
             .into_par_iter()
             .map(|k| {
-                let t = if flow {
-                    daktilo_bench::synth::finger_with_flow(seed, first + k)
-                } else {
-                    daktilo_bench::synth::finger(seed, first + k)
-                };
+                let t = daktilo_bench::synth::finger_of(seed, first + k, flow);
                 entry_of(&t, first + k, t.finger)
             })
             .collect::<anyhow::Result<_>>()?;
@@ -953,10 +949,7 @@ fn synth_compare(dataset: &Path, count: u64, source: Source) -> anyhow::Result<(
     let sets = fvc::discover(dataset, source.extension())?;
     let synthetic: Vec<Template> = (0..count)
         .into_par_iter()
-        .map(|k| match source {
-            Source::Iso => daktilo_bench::synth::finger(1, k + 1),
-            Source::Image => daktilo_bench::synth::finger_with_flow(1, k + 1),
-        })
+        .map(|k| daktilo_bench::synth::finger_of(1, k + 1, source == Source::Image))
         .collect();
     let synthetic_prepared: Vec<PreparedTemplate> = synthetic
         .par_iter()

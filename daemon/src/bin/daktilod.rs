@@ -63,29 +63,11 @@ fn settings(args: &Args) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// What to do, when the gallery was built with another release's search features (which
-/// the service refuses to search): the upgrade step of docs/operations.md.
-fn outdated_features(config: &Config) -> Option<String> {
-    use daktilo_engine::gallery::Gallery;
-    use daktilo_engine::search::feature::FEATURE_BYTES;
-    let dir = config.data_dir.join("gallery");
-    match Gallery::recorded_feature_len(&dir) {
-        Ok(Some(n)) if n != FEATURE_BYTES => Some(format!(
-            "{}: the gallery's features are {n} bytes, not {FEATURE_BYTES} (built by another \
-             release); run daktilod once with --rebuild-features and the same settings, \
-             then start it again (docs/operations.md, \"Search feature versions\")",
-            dir.display()
-        )),
-        // Current, no gallery yet, or unreadable: opening it says the rest.
-        _ => None,
-    }
-}
-
 /// `--rebuild-features`: the exit code.
 fn rebuild_features(config: &Config) -> i32 {
     use daktilo_engine::gallery::Gallery;
     use daktilo_engine::search::{self, feature::FEATURE_BYTES};
-    let dir = config.data_dir.join("gallery");
+    let dir = config.gallery_dir();
     match Gallery::recorded_feature_len(&dir) {
         Ok(Some(n)) if n == FEATURE_BYTES => {
             println!("{}: features are current ({n} bytes)", dir.display());
@@ -156,10 +138,6 @@ fn main() {
     }
     if args.rebuild_features {
         std::process::exit(rebuild_features(&config));
-    }
-    if let Some(hint) = outdated_features(&config) {
-        eprintln!("daktilod: {hint}");
-        std::process::exit(1);
     }
     server::init_logging(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

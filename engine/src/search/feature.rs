@@ -232,8 +232,9 @@ fn flow_bits(d: &flow::Descriptor) -> u64 {
     word
 }
 
-/// The number of codes a feature holds.
-pub fn code_count(feature: &[u8; FEATURE_BYTES]) -> usize {
+/// The number of codes a feature holds (its count byte, capped at [`CODES`]).
+#[inline(always)]
+pub fn code_count(feature: &[u8]) -> usize {
     usize::from(feature[COUNT_AT]).min(CODES)
 }
 
@@ -572,7 +573,7 @@ impl ProbeFeature {
             sectors: None,
             ranked: Ranked::empty(),
         };
-        let stored = usize::from(bytes[COUNT_AT]).min(CODES);
+        let stored = code_count(bytes);
         for slot in 0..stored {
             if p.count == PROBE_CODES {
                 break;
@@ -631,7 +632,7 @@ struct GalleryCodes {
 
 #[inline(always)]
 fn unpack(gallery: &[u8]) -> GalleryCodes {
-    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let stored = code_count(gallery);
     let mut g = GalleryCodes {
         stored,
         words: [[0u64; SLOTS]; CODE_WORDS],
@@ -806,7 +807,7 @@ pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
     // lane, so that each probe code's best is a running maximum lane by lane — no
     // reduction across lanes per pair of codes.
     let gallery = &gallery[..FEATURE_BYTES];
-    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let stored = code_count(gallery);
     let mut best = [0.0f32; PROBE_LANES];
     for j in 0..stored {
         let Some((words, ones)) = usable_code(gallery, j) else {
@@ -849,7 +850,7 @@ pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
 #[inline(always)]
 pub fn score_by_direction(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
     let gallery = &gallery[..FEATURE_BYTES];
-    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let stored = code_count(gallery);
     let ranked = &probe.ranked;
     let mut best = [0.0f32; 2 * PROBE_CODES];
     for j in 0..stored {
@@ -1061,7 +1062,7 @@ mod tests {
     /// each probe code's best, the mean of the 8 best.
     fn plain_score(probe: &[u8], gallery: &[u8]) -> f32 {
         let codes = |f: &[u8]| -> Vec<([u64; CODE_WORDS], u8, u32)> {
-            (0..usize::from(f[COUNT_AT]).min(CODES))
+            (0..code_count(f))
                 .map(|j| {
                     let c: [u64; CODE_WORDS] =
                         std::array::from_fn(|w| word_at(f, j * CODE_BYTES + 8 * w));

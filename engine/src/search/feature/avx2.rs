@@ -23,8 +23,8 @@ use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
 use super::{
-    CODE_WORDS, CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature,
-    RANKED_SLOTS, TOP, high_nibbles, low_nibbles, prefetch_ahead, usable_code, wanted_feature,
+    CODE_WORDS, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature, RANKED_SLOTS, TOP,
+    code_count, high_nibbles, low_nibbles, prefetch_ahead, usable_code, wanted_feature,
 };
 
 /// Whether this processor runs the AVX2 scan (checked once).
@@ -229,7 +229,7 @@ struct Ranks([f32; RANKED_SLOTS]);
 #[inline]
 fn rank_bests(probe: &ProbeFeature, gallery: &[u8]) -> Ranks {
     let gallery = &gallery[..FEATURE_BYTES];
-    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let stored = code_count(gallery);
     let ranked = &probe.ranked;
     let mut best = Ranks([0.0; RANKED_SLOTS]);
     let zero = _mm256_setzero_si256();

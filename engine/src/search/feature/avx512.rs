@@ -13,8 +13,8 @@ use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
 use super::{
-    CODE_BYTES, CODE_WORDS, CODES, COUNT_AT, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES,
-    ProbeFeature, SECTORS, SectorLanes, TOP, prefetch_ahead, wanted_feature,
+    CODE_BYTES, CODE_WORDS, CODES, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature,
+    SECTORS, SectorLanes, TOP, code_count, prefetch_ahead, wanted_feature,
 };
 
 /// Whether this processor runs the AVX-512 scan (checked once).
@@ -191,7 +191,7 @@ fn best_means(codes: usize, values: &[[f32; 2 * BATCH]; BATCH]) -> [f32; BATCH] 
 #[inline]
 fn code_values(probe: &ProbeFeature, lanes: &SectorLanes, gallery: &[u8]) -> (__m512, __m512) {
     let gallery = &gallery[..FEATURE_BYTES];
-    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let stored = code_count(gallery);
     // Each lane's running maximum: the first code it holds in `first`, the second (in
     // sectors that need it) in `second`.
     let mut first = _mm512_setzero_ps();
@@ -299,7 +299,7 @@ fn with_inverse_roots(probe: &ProbeFeature, low: __m512, high: __m512) -> (__m51
 #[inline]
 fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m512) {
     let gallery = &gallery[..FEATURE_BYTES];
-    let stored = usize::from(gallery[COUNT_AT]).min(CODES);
+    let stored = code_count(gallery);
     let lanes = &probe.lane_words.0;
     let mut low_best = _mm512_setzero_ps();
     let mut high_best = _mm256_setzero_ps();
