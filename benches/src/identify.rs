@@ -146,6 +146,222 @@ pub fn fnir_at_fpir(
     )
 }
 
+/// Re-ranking sizes the funnel report tries (those up to its depth).
+pub const FUNNEL_RERANKS: [usize; 7] = [1000, 2000, 4000, 10_000, 20_000, 50_000, 100_000];
+
+/// Shortlist sizes the funnel report tries.
+pub const FUNNEL_SHORTLISTS: [usize; 4] = [100, 200, 500, 1000];
+
+/// Where one mated probe's mate stood in stage 1.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MateInFunnel {
+    /// The probe (set, finger and impression).
+    pub probe: String,
+    /// The mate's subject.
+    pub subject: u64,
+    /// Its rank by scan score, from 1; `None` beyond the funnel's depth.
+    pub scan_rank: Option<usize>,
+    /// Its scan score (0 beyond the depth).
+    pub scan: f32,
+    /// Its re-ranking score (0 beyond the depth).
+    pub geometry: f32,
+    /// For each re-ranking size of [`FUNNEL_RERANKS`] within the depth: its rank by the
+    /// re-ranking score among the scan's best that many (`None`: not among them).
+    pub geometry_ranks: Vec<(usize, Option<usize>)>,
+    /// Whether the two-stage search returned it first.
+    pub found: bool,
+}
+
+impl MateInFunnel {
+    /// Reads the mate's place off a scan's best, best first ([`search::stage1_funnel`]);
+    /// the subject's best-placed template stands for it.
+    ///
+    /// [`search::stage1_funnel`]: daktilo_engine::search::stage1_funnel
+    pub fn of(
+        list: &[daktilo_engine::search::FunnelEntry],
+        probe: String,
+        subject: u64,
+        rerank: usize,
+        found: bool,
+    ) -> Self {
+        let at = list.iter().position(|e| e.subject == subject);
+        let (scan, geometry) = at.map_or((0.0, 0.0), |i| (list[i].scan, list[i].geometry));
+        let mut sizes: Vec<usize> = FUNNEL_RERANKS
+            .iter()
+            .copied()
+            .chain([rerank])
+            .filter(|&r| r <= list.len())
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let geometry_ranks = sizes
+            .into_iter()
+            .map(|r| {
+                let rank = at.filter(|&i| i < r).map(|i| {
+                    // Ties to the earlier entry, as the search breaks them.
+                    1 + list[..r.min(list.len())]
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, e)| {
+                            e.geometry > geometry || (e.geometry == geometry && j < i)
+                        })
+                        .count()
+                });
+                (r, rank)
+            })
+            .collect();
+        Self {
+            probe,
+            subject,
+            scan_rank: at.map(|i| i + 1),
+            scan,
+            geometry,
+            geometry_ranks,
+            found,
+        }
+    }
+
+    /// Its rank by the re-ranking score among the scan's best `rerank`, where known.
+    fn geometry_rank(&self, rerank: usize) -> Option<usize> {
+        self.geometry_ranks
+            .iter()
+            .find(|&&(r, _)| r == rerank)
+            .and_then(|&(_, g)| g)
+    }
+
+    /// Whether a search re-ranking the scan's best `rerank` and keeping `shortlist` (and
+    /// the scan's own best `shortlist / 4`, as the search does) passes it to stage 2.
+    pub fn reaches_stage2(&self, rerank: usize, shortlist: usize) -> bool {
+        self.scan_rank.is_some_and(|s| s <= shortlist / 4)
+            || self.geometry_rank(rerank).is_some_and(|g| g <= shortlist)
+            || (rerank <= shortlist && self.scan_rank.is_some_and(|s| s <= shortlist))
+    }
+}
+
+/// Where the mates of an identification run stood in stage 1.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FunnelReport {
+    /// The scan's best this many were followed.
+    pub depth: usize,
+    /// The run's re-ranking size.
+    pub rerank: usize,
+    /// The run's shortlist size.
+    pub shortlist: usize,
+    /// Each mated probe's mate.
+    pub mates: Vec<MateInFunnel>,
+    /// Mates missed at rank 1, by the stage that lost them: the scan (not among its best
+    /// `rerank` nor `shortlist / 4`), the re-ranking (among the scan's best, not passed
+    /// on) and the matcher (passed to stage 2 and still not first).
+    pub lost_in_scan: usize,
+    /// See `lost_in_scan`.
+    pub lost_in_reranking: usize,
+    /// See `lost_in_scan`.
+    pub lost_in_matcher: usize,
+    /// (re-ranking size, shortlist size, mates passed to stage 2) for the sizes tried.
+    pub reaching_stage2: Vec<(usize, usize, usize)>,
+}
+
+impl FunnelReport {
+    /// Sums up the mates of a run.
+    pub fn new(depth: usize, rerank: usize, shortlist: usize, mates: Vec<MateInFunnel>) -> Self {
+        let missed = || mates.iter().filter(|m| !m.found);
+        let reached = |m: &MateInFunnel| m.reaches_stage2(rerank, shortlist);
+        let lost_in_matcher = missed().filter(|m| reached(m)).count();
+        let lost_in_scan = missed()
+            .filter(|m| !reached(m) && m.scan_rank.is_none_or(|s| s > rerank.max(shortlist)))
+            .count();
+        let lost_in_reranking = missed().count() - lost_in_matcher - lost_in_scan;
+        let reranks: Vec<usize> = mates
+            .first()
+            .map(|m| m.geometry_ranks.iter().map(|&(r, _)| r).collect())
+            .unwrap_or_default();
+        let reaching_stage2 = reranks
+            .iter()
+            .flat_map(|&r| FUNNEL_SHORTLISTS.iter().map(move |&s| (r, s)))
+            .filter(|&(r, s)| r > s)
+            .map(|(r, s)| {
+                (
+                    r,
+                    s,
+                    mates.iter().filter(|m| m.reaches_stage2(r, s)).count(),
+                )
+            })
+            .collect();
+        Self {
+            depth,
+            rerank,
+            shortlist,
+            mates,
+            lost_in_scan,
+            lost_in_reranking,
+            lost_in_matcher,
+            reaching_stage2,
+        }
+    }
+}
+
+impl std::fmt::Display for FunnelReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.mates.len();
+        let within = |k: usize| {
+            self.mates
+                .iter()
+                .filter(|m| m.scan_rank.is_some_and(|s| s <= k))
+                .count()
+        };
+        writeln!(
+            f,
+            "funnel (the scan's best {} of each mated probe followed):",
+            self.depth
+        )?;
+        let cuts: Vec<String> = [100, 1000, 4000, 10_000, 100_000]
+            .into_iter()
+            .filter(|&k| k < self.depth)
+            .chain([self.depth])
+            .map(|k| format!("{} in its best {k}", within(k)))
+            .collect();
+        writeln!(f, "  mates by scan rank, of {n}: {}", cuts.join(", "))?;
+        writeln!(
+            f,
+            "  missed at rank 1: {} lost in the scan, {} in the re-ranking, {} by the matcher",
+            self.lost_in_scan, self.lost_in_reranking, self.lost_in_matcher
+        )?;
+        for m in self.mates.iter().filter(|m| !m.found) {
+            let rank = |r: Option<usize>| r.map_or_else(|| "-".to_string(), |r| r.to_string());
+            writeln!(
+                f,
+                "    {} (mate {}): scan rank {} (score {:.4}), re-ranked {} among the scan's best {} (score {:.4})",
+                m.probe,
+                m.subject,
+                m.scan_rank
+                    .map_or_else(|| format!(">{}", self.depth), |r| r.to_string()),
+                m.scan,
+                rank(m.geometry_rank(self.rerank)),
+                self.rerank,
+                m.geometry
+            )?;
+        }
+        writeln!(
+            f,
+            "  mates passed to stage 2 (re-ranked, shortlist: mates):"
+        )?;
+        let mut line = Vec::new();
+        let mut current = None;
+        for &(r, s, k) in &self.reaching_stage2 {
+            if current.is_some_and(|c| c != r) {
+                writeln!(f, "    {}", line.join(", "))?;
+                line.clear();
+            }
+            current = Some(r);
+            line.push(format!("{r}, {s}: {k}"));
+        }
+        if !line.is_empty() {
+            writeln!(f, "    {}", line.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +379,75 @@ mod tests {
         assert_eq!(fnir, 0.5);
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.0);
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 99.0), 4.0);
+    }
+
+    #[test]
+    fn the_funnel_says_which_stage_lost_each_mate() {
+        use daktilo_engine::search::FunnelEntry;
+        // The scan's best 2,000 (scan scores falling); subject k + 1 at place k. Its
+        // re-ranking puts subject 1500 first, and subject 3 last.
+        let list: Vec<FunnelEntry> = (0..2000u64)
+            .map(|k| FunnelEntry {
+                subject: k + 1,
+                id: k,
+                scan: 1.0 - k as f32 / 4000.0,
+                geometry: match k + 1 {
+                    1500 => 2.0,
+                    3 => 0.0,
+                    _ => 1.0 - k as f32 / 4000.0,
+                },
+            })
+            .collect();
+        let mate = |subject, found| MateInFunnel::of(&list, "p".into(), subject, 1000, found);
+        // Subject 1500: 1500th in the scan, beyond a re-ranking of 1,000; first among
+        // the best 2,000 re-ranked.
+        let m = mate(1500, false);
+        assert_eq!(m.scan_rank, Some(1500));
+        assert_eq!(m.geometry_ranks, vec![(1000, None), (2000, Some(1))]);
+        assert!(!m.reaches_stage2(1000, 200) && m.reaches_stage2(2000, 100));
+        // Subject 3: last after the re-ranking, but among the scan's own best 50.
+        let m = mate(3, false);
+        assert_eq!(
+            m.geometry_ranks,
+            vec![(1000, Some(1000)), (2000, Some(2000))]
+        );
+        assert!(m.reaches_stage2(1000, 200) && !m.reaches_stage2(1000, 8));
+        // Subject 600: 600th in the scan; re-ranked, 599th (subject 3 falls behind it),
+        // and 600th again when subject 1500 is among those re-ranked.
+        let m = mate(600, false);
+        assert_eq!(m.geometry_ranks, vec![(1000, Some(599)), (2000, Some(600))]);
+        assert!(m.reaches_stage2(1000, 600) && !m.reaches_stage2(1000, 500));
+        // Not among the scan's best at all.
+        let m = mate(5000, false);
+        assert_eq!(m.scan_rank, None);
+        assert_eq!(m.geometry_ranks, vec![(1000, None), (2000, None)]);
+        let report = FunnelReport::new(
+            2000,
+            1000,
+            200,
+            vec![
+                mate(1, true),
+                mate(3, false),
+                mate(600, false),
+                mate(1500, false),
+                mate(5000, false),
+            ],
+        );
+        // 3 reached stage 2 and was not first (the matcher); 600 was among the scan's
+        // best 1,000 and not kept (the re-ranking); 1500 and 5000 were beyond them.
+        assert_eq!(
+            (
+                report.lost_in_scan,
+                report.lost_in_reranking,
+                report.lost_in_matcher
+            ),
+            (2, 1, 1)
+        );
+        assert!(report.reaching_stage2.contains(&(2000, 1000, 4)));
+        assert!(report.reaching_stage2.contains(&(1000, 200, 2)));
+        let text = report.to_string();
+        assert!(text.contains("2 lost in the scan, 1 in the re-ranking, 1 by the matcher"));
+        assert!(text.contains("p (mate 5000): scan rank >2000"));
     }
 
     #[test]

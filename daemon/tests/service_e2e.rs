@@ -757,7 +757,7 @@ async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
             "req-a",
             "subject-A",
             vec![file_sample(
-                &fvc(&root, "DB1_B", "101_1.tif"),
+                &fvc(&root, "DB1_B", "102_1.tif"),
                 P::RightIndex,
             )],
         );
@@ -789,12 +789,41 @@ async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
     let again = daktilod(&["--rebuild-features"]);
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("features are current"));
+    // Features of the right length whose codes an older rule chose (no spread flag: bit
+    // 1 of the flags, the feature's last byte; 102_1 holds more minutiae than a feature
+    // stores, so the rule matters for it) open and search, and are rebuilt on request.
+    use daktilo_engine::search::{self, feature};
+    let older = |t: &[u8]| {
+        let mut f = search::gallery_feature_of_stored(t);
+        assert_eq!(
+            feature::code_count(&f),
+            feature::CODES,
+            "a print with many minutiae"
+        );
+        *f.last_mut().unwrap() &= !2;
+        assert!(!feature::is_current(&f));
+        f
+    };
+    Gallery::rebuild_features_where(
+        &gallery,
+        feature::FEATURE_BYTES,
+        &|_| true,
+        &older,
+        &|_, _| {},
+    )
+    .unwrap();
+    let refreshed = daktilod(&["--rebuild-features"]);
+    let out = String::from_utf8_lossy(&refreshed.stdout);
+    assert!(refreshed.status.success(), "{out}");
+    assert!(out.contains("rebuilt the features of 1 templates"), "{out}");
+    let again = daktilod(&["--rebuild-features"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("features are current"));
     // And searched right again.
     let d = Daemon::start(&data, &[]);
     let mut c = connect(&d).await;
     let found = identify(
         &mut c,
-        file_sample(&fvc(&root, "DB1_B", "101_4.tif"), P::RightIndex),
+        file_sample(&fvc(&root, "DB1_B", "102_2.tif"), P::RightIndex),
     )
     .await;
     assert_eq!(

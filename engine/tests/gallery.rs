@@ -533,14 +533,17 @@ fn rebuilding_features_rewrites_every_live_entry_and_drops_deleted_ones() {
     assert_eq!(Gallery::recorded_feature_len(&dir).unwrap(), Some(12));
     // The old length is refused now, the new one opens with every live entry.
     assert!(Gallery::open(&dir, options(4)).is_err());
-    let g = Gallery::open(
-        &dir,
-        GalleryOptions {
-            feature_len: 12,
-            ..options(4)
-        },
-    )
-    .unwrap();
+    let at_12 = || {
+        Gallery::open(
+            &dir,
+            GalleryOptions {
+                feature_len: 12,
+                ..options(4)
+            },
+        )
+        .unwrap()
+    };
+    let g = at_12();
     assert_eq!(g.len(), 9);
     let mut seen = Vec::new();
     g.snapshot().for_each(|e| {
@@ -562,6 +565,24 @@ fn rebuilding_features_rewrites_every_live_entry_and_drops_deleted_ones() {
     // Already at that length: nothing to do.
     assert_eq!(
         Gallery::rebuild_features(&dir, 12, &rebuild, &|_, _| {}).unwrap(),
+        0
+    );
+    // Unless some feature is stale: then every live one is rewritten (the log's too).
+    let marked = |template: &[u8]| {
+        let mut f = rebuild(template);
+        f[2] = 1;
+        f
+    };
+    let stale = |f: &[u8]| f[2] != 1;
+    assert_eq!(
+        Gallery::rebuild_features_where(&dir, 12, &stale, &marked, &|_, _| {}).unwrap(),
+        10
+    );
+    at_12()
+        .snapshot()
+        .for_each(|e| assert_eq!(e.feature, marked(e.template).as_slice()));
+    assert_eq!(
+        Gallery::rebuild_features_where(&dir, 12, &stale, &marked, &|_, _| {}).unwrap(),
         0
     );
     // Not a gallery: refused.

@@ -185,6 +185,12 @@ enum Command {
         /// development did not look at (build its gallery in its own folder).
         #[arg(long, value_parser = parse_fingers, default_value = "101-105")]
         enrol_fingers: (u32, u32),
+        /// Follow every mated probe through stage 1 as well: where its mate ranks among
+        /// the scan's best this many (0: not done), and among the scan's best `--rerank`
+        /// after the geometric re-ranking; which stage lost each mate missed at rank 1,
+        /// and how many mates other re-ranking and shortlist sizes would pass to stage 2.
+        #[arg(long, default_value_t = 0)]
+        funnel: usize,
         /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
@@ -1035,6 +1041,7 @@ struct IdentifyArgs<'a> {
     shortlist: usize,
     rerank: usize,
     enrol_fingers: (u32, u32),
+    funnel: usize,
     json: bool,
 }
 
@@ -1081,6 +1088,9 @@ struct IdentifyReport {
     shortlist: usize,
     rerank: usize,
     exhaustive: Exhaustive,
+    /// With `--funnel`: where the mates stood in stage 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    funnel: Option<daktilo_bench::identify::FunnelReport>,
 }
 
 fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
@@ -1101,6 +1111,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let (first, last) = args.enrol_fingers;
     let mut enrolled = Vec::new();
     let mut mated = Vec::new();
+    let mut mated_names = Vec::new();
     let mut nonmated = Vec::new();
     for (si, set) in sets.iter().enumerate() {
         let templates = load_templates(set, args.source, &[])?;
@@ -1111,6 +1122,10 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                     enrolled.push((subject, t));
                 } else {
                     mated.push((subject, t));
+                    mated_names.push(format!(
+                        "{} {}_{}",
+                        set.name, sample.finger, sample.impression
+                    ));
                 }
             } else {
                 nonmated.push(t);
@@ -1176,6 +1191,18 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let open_ms = started.elapsed().as_secs_f64() * 1e3;
     let snapshot = gallery.snapshot();
     let n = snapshot.len();
+    // A folder built with other enrolled fingers would search for mates it does not hold.
+    let held: std::collections::HashSet<u64> = snapshot
+        .live()
+        .map(|e| e.subject)
+        .filter(|s| *s >= 1_000_000_000)
+        .collect();
+    if let Some((missing, _)) = enrolled.iter().find(|(s, _)| !held.contains(s)) {
+        bail!(
+            "{} does not hold the enrolled finger {missing} (it was built with other --enrol-fingers): use another folder",
+            dir.display()
+        );
+    }
     let options = SearchOptions {
         shortlist: args.shortlist,
         rerank: args.rerank,
@@ -1262,6 +1289,38 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         .filter(|&(&i, b)| b.is_some_and(|(_, subject)| subject == mated[i].0))
         .count();
     let two_stage_same = picks.iter().filter(|&&i| rank1_hits[i]).count();
+    let funnel = (args.funnel > 0)
+        .then(|| {
+            let progress = ProgressBar::new(mated.len() as u64);
+            progress.set_style(
+                ProgressStyle::with_template("funnel {bar:40} {pos}/{len} probes, eta {eta}")
+                    .expect("a valid template"),
+            );
+            let mates = mated
+                .iter()
+                .zip(&rank1_hits)
+                .zip(&mated_names)
+                .map(|(((subject, t), &found), name)| {
+                    let list = search::stage1_funnel(&snapshot, t, args.funnel)?;
+                    progress.inc(1);
+                    Ok(daktilo_bench::identify::MateInFunnel::of(
+                        &list,
+                        name.clone(),
+                        *subject,
+                        args.rerank,
+                        found,
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            progress.finish_and_clear();
+            anyhow::Ok(daktilo_bench::identify::FunnelReport::new(
+                args.funnel,
+                args.rerank,
+                args.shortlist,
+                mates,
+            ))
+        })
+        .transpose()?;
     let threads = rayon::current_num_threads() as f64;
     let p50 = daktilo_bench::identify::percentile(&latencies, 50.0);
     let report = IdentifyReport {
@@ -1303,6 +1362,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             two_stage_rank1_same_probes: two_stage_same as f64 / picks.len().max(1) as f64,
             ms_per_probe: ex_ms_per_probe,
         },
+        funnel,
     };
     if args.gallery.is_none() {
         drop(gallery);
@@ -1386,6 +1446,9 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         100.0 * r.exhaustive.two_stage_rank1_same_probes,
         r.exhaustive.ms_per_probe
     );
+    if let Some(f) = &r.funnel {
+        print!("{f}");
+    }
     Ok(())
 }
 
@@ -1555,6 +1618,7 @@ fn main() {
             shortlist,
             rerank,
             enrol_fingers,
+            funnel,
             json,
         } => identify(IdentifyArgs {
             gallery_size,
@@ -1565,6 +1629,7 @@ fn main() {
             shortlist,
             rerank,
             enrol_fingers,
+            funnel,
             json,
         }),
     };

@@ -68,15 +68,15 @@ fn rebuild_features(config: &Config) -> i32 {
     use daktilo_engine::gallery::Gallery;
     use daktilo_engine::search::{self, feature::FEATURE_BYTES};
     let dir = config.gallery_dir();
-    match Gallery::recorded_feature_len(&dir) {
-        Ok(Some(n)) if n == FEATURE_BYTES => {
-            println!("{}: features are current ({n} bytes)", dir.display());
-            return 0;
+    let same_length = match Gallery::recorded_feature_len(&dir) {
+        Ok(Some(n)) if n == FEATURE_BYTES => true,
+        Ok(Some(n)) => {
+            println!(
+                "{}: rebuilding {n}-byte features as {FEATURE_BYTES}-byte ones",
+                dir.display()
+            );
+            false
         }
-        Ok(Some(n)) => println!(
-            "{}: rebuilding {n}-byte features as {FEATURE_BYTES}-byte ones",
-            dir.display()
-        ),
         Ok(None) => {
             eprintln!("daktilod: {}: no gallery there", dir.display());
             return 2;
@@ -85,16 +85,19 @@ fn rebuild_features(config: &Config) -> i32 {
             eprintln!("daktilod: {}: {e}", dir.display());
             return 1;
         }
-    }
+    };
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} templates, eta {eta}")
             .expect("a valid template"),
     );
     let started = std::time::Instant::now();
-    let result = Gallery::rebuild_features(
+    // Features of this length computed by an older rule (which codes a template stores)
+    // are rebuilt too.
+    let result = Gallery::rebuild_features_where(
         &dir,
         FEATURE_BYTES,
+        &|f| !search::feature::is_current(f),
         &search::gallery_feature_of_stored,
         &|done, total| {
             bar.set_length(total as u64);
@@ -103,6 +106,13 @@ fn rebuild_features(config: &Config) -> i32 {
     );
     bar.finish_and_clear();
     match result {
+        Ok(0) if same_length => {
+            println!(
+                "{}: features are current ({FEATURE_BYTES} bytes)",
+                dir.display()
+            );
+            0
+        }
         Ok(n) => {
             println!(
                 "rebuilt the features of {n} templates in {:.1} s",

@@ -726,12 +726,23 @@ impl Gallery {
         feature: &(dyn Fn(&[u8]) -> Vec<u8> + Sync),
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, GalleryError> {
+        Self::rebuild_features_where(dir, feature_len, &|_| false, feature, progress)
+    }
+
+    /// [`Gallery::rebuild_features`], which also rewrites features of the right length
+    /// when a live entry's is `stale`: how features computed by an older rule of the same
+    /// length (and meaning) are brought up to date. Returns 0, having written nothing,
+    /// when the length is right and no live entry's feature is stale.
+    pub fn rebuild_features_where(
+        dir: &Path,
+        feature_len: usize,
+        stale: &(dyn Fn(&[u8]) -> bool + Sync),
+        feature: &(dyn Fn(&[u8]) -> Vec<u8> + Sync),
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<usize, GalleryError> {
         let Some(old_len) = Self::recorded_feature_len(dir)? else {
             return Err(GalleryError::NotAGallery(dir.display().to_string()));
         };
-        if old_len == feature_len {
-            return Ok(0);
-        }
         let gallery = Gallery::open(
             dir,
             GalleryOptions {
@@ -740,6 +751,9 @@ impl Gallery {
                 ..GalleryOptions::default()
             },
         )?;
+        if old_len == feature_len && !gallery.snapshot().live().any(|e| stale(e.feature)) {
+            return Ok(0);
+        }
         gallery.flush()?;
         let _wal = gallery.wal.lock().expect("wal lock");
         let mut manifest = gallery.manifest.lock().expect("manifest lock");

@@ -1,7 +1,8 @@
-//! The stage-1 search feature (version 4, 1,017 bytes): compact codes of the template's 29
-//! most central minutia cylinders (the matcher's local structures), compared one against
-//! one as the matcher does, but on 256 sampled cells instead of 1,536, with where their
-//! minutiae lie.
+//! The stage-1 search feature (version 4, 1,017 bytes): compact codes of 29 of the
+//! template's minutia cylinders (the matcher's local structures) — its 20 most central,
+//! then 9 spread over the rest of the print ([`code_order`]) — compared one against one as
+//! the matcher does, but on 256 sampled cells instead of 1,536, with where their minutiae
+//! lie.
 //!
 //! Each code holds 256 bits: cell and angular section pairs drawn once (fixed seed) from
 //! the cells within 7.5 cells of the cylinder's centre; a bit is set where the cell is
@@ -108,6 +109,11 @@ const COUNT_AT: usize = POSITIONS_AT + 2 * CODES;
 const FLAGS_AT: usize = COUNT_AT + 1;
 /// The flag set when the codes' last word holds ridge-flow bits ([`flow_bits`]).
 const WITH_FLOW: u8 = 1;
+/// The flag set when the codes beyond the probe's were chosen spread over the print
+/// ([`code_order`], since the twenty-third session); without it they were the next most
+/// central. Scoring reads the codes alike either way: the flag only tells which features
+/// a rebuild would improve ([`is_current`]).
+const SPREAD: u8 = 2;
 /// The descriptor ring whose samples make a code's ridge-flow bits (the second, 45 px from
 /// the minutia: 16 samples).
 const FLOW_RING: usize = 1;
@@ -171,18 +177,11 @@ pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
     let n = minutiae.len().max(1) as f32;
     let cx = minutiae.iter().map(|m| m.0).sum::<f32>() / n;
     let cy = minutiae.iter().map(|m| m.1).sum::<f32>() / n;
-    // The most central cylinders first (ties keep the template's order).
-    let mut order: Vec<(f32, usize)> = minutiae
-        .iter()
-        .enumerate()
-        .map(|(k, m)| ((m.0 - cx).powi(2) + (m.1 - cy).powi(2), k))
-        .collect();
-    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    order.truncate(CODES);
+    let order = code_order(&minutiae, cx, cy);
     let cylinders = prepared.cylinder_codes();
     let descriptors = prepared.cylinder_descriptors();
     let mut out = [0u8; FEATURE_BYTES];
-    for (slot, &(_, k)) in order.iter().enumerate() {
+    for (slot, &k) in order.iter().enumerate() {
         let c = &cylinders[k];
         let mut code = [0u64; CODE_WORDS];
         let descriptor = descriptors.map(|d| &d[k]);
@@ -210,8 +209,57 @@ pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
         out[POSITIONS_AT + 2 * slot + 1] = q(minutiae[k].1 - cy);
     }
     out[COUNT_AT] = order.len() as u8;
-    out[FLAGS_AT] = if descriptors.is_some() { WITH_FLOW } else { 0 };
+    out[FLAGS_AT] = SPREAD | if descriptors.is_some() { WITH_FLOW } else { 0 };
     out
+}
+
+/// Which minutiae's cylinders a feature stores, in order (indices into `minutiae`, at most
+/// [`CODES`]): the [`PROBE_CODES`] nearest the centroid `(cx, cy)` first (ties keep the
+/// template's order), which a probe compares, then, one at a time, the one farthest from
+/// those already chosen (ties to the more central), which only a gallery template offers.
+///
+/// The probe's codes are its most central: the part of a finger most likely to lie
+/// under the sensor again. A gallery print's codes also have to meet probes that caught
+/// another part of it (the tip only, or a finger placed low), and its most central 29
+/// alone left those without a counterpart: until the twenty-third session every code was
+/// chosen by centrality, and a tip-only impression whose enrolled print held 50 minutiae
+/// ranked below 88 % of a 100,000-template gallery in the scan (docs/search.md).
+fn code_order(minutiae: &[(f32, f32, u8)], cx: f32, cy: f32) -> Vec<usize> {
+    let squared = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2);
+    let mut order: Vec<(f32, usize)> = minutiae
+        .iter()
+        .enumerate()
+        .map(|(k, m)| (squared((m.0, m.1), (cx, cy)), k))
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut chosen: Vec<usize> = order.iter().take(PROBE_CODES).map(|&(_, k)| k).collect();
+    let at = |k: usize| (minutiae[k].0, minutiae[k].1);
+    // The rest, most central first, each with its distance to the nearest chosen one.
+    let mut rest: Vec<(f32, usize)> = order
+        .iter()
+        .skip(PROBE_CODES)
+        .map(|&(_, k)| {
+            let nearest = chosen
+                .iter()
+                .map(|&c| squared(at(k), at(c)))
+                .fold(f32::INFINITY, f32::min);
+            (nearest, k)
+        })
+        .collect();
+    while chosen.len() < CODES && !rest.is_empty() {
+        let mut far = 0;
+        for (i, r) in rest.iter().enumerate() {
+            if r.0 > rest[far].0 {
+                far = i;
+            }
+        }
+        let (_, k) = rest.remove(far);
+        chosen.push(k);
+        for r in rest.iter_mut() {
+            r.0 = r.0.min(squared(at(r.1), at(k)));
+        }
+    }
+    chosen
 }
 
 /// A code's last word when its template carries the ridge flow: the descriptor's
@@ -236,6 +284,16 @@ fn flow_bits(d: &flow::Descriptor) -> u64 {
 #[inline(always)]
 pub fn code_count(feature: &[u8]) -> usize {
     usize::from(feature[COUNT_AT]).min(CODES)
+}
+
+/// Whether a stored feature is what [`feature_of`] computes today: of this length, and
+/// with its codes chosen as [`code_order`] chooses them (a template with fewer minutiae
+/// than [`CODES`] stores them all either way). A gallery whose features are not current
+/// is searched correctly but finds fewer partial prints until its features are rebuilt
+/// (`daktilod --rebuild-features`).
+pub fn is_current(feature: &[u8]) -> bool {
+    feature.len() == FEATURE_BYTES
+        && (feature[FLAGS_AT] & SPREAD != 0 || usize::from(feature[COUNT_AT]) < CODES)
 }
 
 /// Whether a feature's codes carry the ridge flow in their last word (its template is one
@@ -1014,8 +1072,16 @@ mod tests {
             for slot in 0..CODES {
                 let at = slot * CODE_BYTES;
                 let last = word_at(&with, at + 8 * (CODE_WORDS - 1));
-                // The central minutiae's 45-px ring lies on the print: all 16 samples.
-                assert_eq!(last, one_bin, "code {slot}: {last:#018x}");
+                if slot < PROBE_CODES {
+                    // The central minutiae's 45-px ring lies on the print: all 16 samples.
+                    assert_eq!(last, one_bin, "code {slot}: {last:#018x}");
+                } else {
+                    // The outer ones' may leave it: the samples on it, in the same bin.
+                    assert!(
+                        last != 0 && last & !one_bin == 0,
+                        "code {slot}: {last:#018x}"
+                    );
+                }
                 // The other words are the cylinder's sampled cells, as without the flow.
                 for w in 0..CODE_WORDS - 1 {
                     assert_eq!(word_at(&with, at + 8 * w), word_at(&without, at + 8 * w));
@@ -1028,6 +1094,54 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn gallery_codes_beyond_the_probes_reach_out_to_the_whole_print() {
+        // 25 minutiae in a tight grid round the centre (10 px apart) and 8 far out: at
+        // the corners and the middles of the edges of a 400-px square.
+        let mut minutiae = Vec::new();
+        for i in 0..25 {
+            minutiae.push((
+                200.0 + 10.0 * (i % 5) as f32,
+                200.0 + 10.0 * (i / 5) as f32,
+                0,
+            ));
+        }
+        let far = [
+            (0, 0),
+            (200, 0),
+            (400, 0),
+            (0, 200),
+            (400, 200),
+            (0, 400),
+            (200, 400),
+            (400, 400),
+        ];
+        for (x, y) in far {
+            minutiae.push((x as f32, y as f32, 0));
+        }
+        let (cx, cy) = (220.0, 220.0);
+        let order = code_order(&minutiae, cx, cy);
+        assert_eq!(order.len(), CODES);
+        // A probe's codes: the 20 most central, as before.
+        let mut by_centre: Vec<usize> = (0..minutiae.len()).collect();
+        by_centre.sort_by(|&a, &b| {
+            let d = |k: usize| (minutiae[k].0 - cx).powi(2) + (minutiae[k].1 - cy).powi(2);
+            d(a).total_cmp(&d(b)).then(a.cmp(&b))
+        });
+        assert_eq!(order[..PROBE_CODES], by_centre[..PROBE_CODES]);
+        // The gallery's others: all 8 far ones (the 9 next most central would hold only
+        // the 4 nearest of them), then one more of the grid.
+        let mut next: Vec<usize> = order[PROBE_CODES..PROBE_CODES + 8].to_vec();
+        next.sort_unstable();
+        assert_eq!(next, (25..33).collect::<Vec<_>>());
+        assert!(order[PROBE_CODES + 8] < 25);
+        // A template with fewer minutiae than codes keeps them all, each once.
+        let few = code_order(&minutiae[..12], cx, cy);
+        let mut sorted = few.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..12).collect::<Vec<_>>());
     }
 
     /// Features with random codes (some too sparse to use), directions and counts.

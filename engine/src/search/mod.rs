@@ -452,6 +452,53 @@ pub fn stage1_scan(snapshot: &Snapshot, template: &Template, shortlist: usize) -
     best
 }
 
+/// One template among the scan's best, for following a probe through stage 1
+/// ([`stage1_funnel`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FunnelEntry {
+    /// The template's subject.
+    pub subject: u64,
+    /// The template's id.
+    pub id: u64,
+    /// Its scan score.
+    pub scan: f32,
+    /// Its geometric re-ranking score ([`feature::consistent_score`]).
+    pub geometry: f32,
+}
+
+/// The scan's best `keep` segment templates for `template` (every position, no filters;
+/// deleted ones too; the memtable is left out), best scan score first (ties to the earlier entry), each
+/// with its re-ranking score as well: where a mate stands after the scan and after the
+/// re-ranking, for the identification harness's diagnostics. The scores are the ones
+/// [`search`] computes (the probe's feature is built the same way).
+pub fn stage1_funnel(
+    snapshot: &Snapshot,
+    template: &Template,
+    keep: usize,
+) -> Result<Vec<FunnelEntry>, matching::MatchError> {
+    let prepared = matching::prepare(template)?;
+    let probe = ProbeFeature::new(&feature::feature_of(&prepared));
+    let mut hits = segment_hits(snapshot, &probe, keep, None);
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.segment.cmp(&b.segment))
+            .then(a.index.cmp(&b.index))
+    });
+    Ok(hits
+        .par_iter()
+        .map(|h| {
+            let s = &snapshot.segments[h.segment];
+            FunnelEntry {
+                subject: s.subject(h.index),
+                id: s.id(h.index),
+                scan: h.score,
+                geometry: rescore(&probe, s.feature(h.index)),
+            }
+        })
+        .collect())
+}
+
 /// Searches a gallery snapshot.
 pub fn search(
     snapshot: &Snapshot,
