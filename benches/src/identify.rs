@@ -198,8 +198,9 @@ impl MateInFunnel {
             .into_iter()
             .map(|r| {
                 let rank = at.filter(|&i| i < r).map(|i| {
-                    // Ties to the earlier entry, as the search breaks them.
-                    1 + list[..r.min(list.len())]
+                    // Ties to the better scan rank (the search breaks them by gallery
+                    // position; equal re-ranking scores are rare).
+                    1 + list[..r]
                         .iter()
                         .enumerate()
                         .filter(|&(j, e)| {

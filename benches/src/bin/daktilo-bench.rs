@@ -1192,12 +1192,11 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let snapshot = gallery.snapshot();
     let n = snapshot.len();
     // A folder built with other enrolled fingers would search for mates it does not hold.
-    let held: std::collections::HashSet<u64> = snapshot
-        .live()
-        .map(|e| e.subject)
-        .filter(|s| *s >= 1_000_000_000)
-        .collect();
-    if let Some((missing, _)) = enrolled.iter().find(|(s, _)| !held.contains(s)) {
+    let mut missing: std::collections::BTreeSet<u64> = enrolled.iter().map(|e| e.0).collect();
+    snapshot.for_each(|e| {
+        missing.remove(&e.subject);
+    });
+    if let Some(missing) = missing.first() {
         bail!(
             "{} does not hold the enrolled finger {missing} (it was built with other --enrol-fingers): use another folder",
             dir.display()

@@ -293,7 +293,7 @@ pub fn code_count(feature: &[u8]) -> usize {
 /// (`daktilod --rebuild-features`).
 pub fn is_current(feature: &[u8]) -> bool {
     feature.len() == FEATURE_BYTES
-        && (feature[FLAGS_AT] & SPREAD != 0 || usize::from(feature[COUNT_AT]) < CODES)
+        && (feature[FLAGS_AT] & SPREAD != 0 || code_count(feature) < CODES)
 }
 
 /// Whether a feature's codes carry the ridge flow in their last word (its template is one

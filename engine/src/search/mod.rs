@@ -171,14 +171,17 @@ fn keep_best(hits: &mut Vec<Hit>, k: usize) {
     if k == 0 {
         hits.clear();
     } else if hits.len() > k {
-        hits.select_nth_unstable_by(k - 1, |a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.segment.cmp(&b.segment))
-                .then(a.index.cmp(&b.index))
-        });
+        hits.select_nth_unstable_by(k - 1, best_first);
         hits.truncate(k);
     }
+}
+
+/// The order of hits: highest score first, ties to the earlier entry.
+fn best_first(a: &Hit, b: &Hit) -> std::cmp::Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then(a.segment.cmp(&b.segment))
+        .then(a.index.cmp(&b.index))
 }
 
 /// Scores the features `wanted` marks (all when it is empty); the others get 0.
@@ -466,8 +469,8 @@ pub struct FunnelEntry {
     pub geometry: f32,
 }
 
-/// The scan's best `keep` segment templates for `template` (every position, no filters;
-/// deleted ones too; the memtable is left out), best scan score first (ties to the earlier entry), each
+/// The scan's best `keep` segment templates for `template` (every position, no filters,
+/// deleted ones too; the memtable is left out), in the order [`search`] keeps them, each
 /// with its re-ranking score as well: where a mate stands after the scan and after the
 /// re-ranking, for the identification harness's diagnostics. The scores are the ones
 /// [`search`] computes (the probe's feature is built the same way).
@@ -479,12 +482,7 @@ pub fn stage1_funnel(
     let prepared = matching::prepare(template)?;
     let probe = ProbeFeature::new(&feature::feature_of(&prepared));
     let mut hits = segment_hits(snapshot, &probe, keep, None);
-    hits.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.segment.cmp(&b.segment))
-            .then(a.index.cmp(&b.index))
-    });
+    hits.sort_by(best_first);
     Ok(hits
         .par_iter()
         .map(|h| {
