@@ -37,6 +37,9 @@ pub struct Config {
     /// Templates per probe finger that the scan passes to the geometric re-ranking, which
     /// keeps `shortlist` of them (at most `shortlist`: no re-ranking).
     pub rerank: usize,
+    /// Or this share of the templates each probe finger is scanned against (those of its
+    /// finger position), where that is more (0: `rerank` alone).
+    pub rerank_share: f64,
     /// Days the answer to a request id is kept for retries (pruned at start).
     pub request_retention_days: u32,
     /// On shutdown, seconds that open connections get to finish before the server stops.
@@ -83,6 +86,7 @@ impl Default for Config {
             // The engine's defaults, in one place.
             shortlist: SearchOptions::default().shortlist,
             rerank: SearchOptions::default().rerank,
+            rerank_share: SearchOptions::default().rerank_share,
             request_retention_days: 30,
             drain_seconds: 10,
             log_format: LogFormat::Text,
@@ -200,6 +204,12 @@ impl Config {
         if self.rerank > 1_000_000 {
             return Err(ConfigError::Invalid("rerank", "at most 1000000".into()));
         }
+        if !(0.0..=1.0).contains(&self.rerank_share) {
+            return Err(ConfigError::Invalid(
+                "rerank_share",
+                "between 0 and 1".into(),
+            ));
+        }
         if self.request_retention_days == 0 {
             return Err(ConfigError::Invalid(
                 "request_retention_days",
@@ -255,6 +265,16 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.resolve().is_err());
+        for share in [-0.1, 1.5, f64::NAN] {
+            let e = Config {
+                rerank_share: share,
+                ..Config::default()
+            }
+            .resolve()
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("rerank_share"), "{e}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -506,6 +506,7 @@ impl Core {
                 threshold: Some(threshold),
                 shortlist: self.config.shortlist,
                 rerank: self.config.rerank,
+                rerank_share: self.config.rerank_share,
                 ..SearchOptions::default()
             };
             if let Some(s) = &existing {
@@ -594,6 +595,7 @@ impl Core {
             },
             shortlist: self.config.shortlist,
             rerank: self.config.rerank,
+            rerank_share: self.config.rerank_share,
             ..SearchOptions::default()
         };
         if !request.threshold.is_finite() || request.threshold < 0.0 {

@@ -344,3 +344,23 @@ fn fused_scores_are_calibrated_like_one_finger() {
     let rate = hits as f64 / draws as f64;
     assert!((0.008..0.012).contains(&rate), "{rate}");
 }
+
+#[test]
+fn the_reranking_grows_with_the_templates_scanned() {
+    let options = SearchOptions::default();
+    // The fixed size up to 400,000 templates, then 1 % of them.
+    assert_eq!(options.rerank_for(0), 4000);
+    assert_eq!(options.rerank_for(100_000), 4000);
+    assert_eq!(options.rerank_for(1_000_000), 10_000);
+    assert_eq!(options.rerank_for(1_000_001), 10_001);
+    let fixed = SearchOptions {
+        rerank_share: 0.0,
+        ..SearchOptions::default()
+    };
+    assert_eq!(fixed.rerank_for(10_000_000), 4000);
+    let nan = SearchOptions {
+        rerank_share: f64::NAN,
+        ..SearchOptions::default()
+    };
+    assert_eq!(nan.rerank_for(10_000_000), 4000);
+}

@@ -180,6 +180,9 @@ enum Command {
         /// kept (at most the shortlist: no re-ranking).
         #[arg(long, default_value_t = SearchOptions::default().rerank)]
         rerank: usize,
+        /// Or this share of the gallery, where that is more (0: `--rerank` alone).
+        #[arg(long, default_value_t = SearchOptions::default().rerank_share)]
+        rerank_share: f64,
         /// The fingers enrolled (impression 1) and searched with their other impressions;
         /// the others make the non-mated searches. 106-110 gives a run on the fingers that
         /// development did not look at (build its gallery in its own folder).
@@ -1040,6 +1043,7 @@ struct IdentifyArgs<'a> {
     exhaustive_probes: usize,
     shortlist: usize,
     rerank: usize,
+    rerank_share: f64,
     enrol_fingers: (u32, u32),
     funnel: usize,
     json: bool,
@@ -1086,7 +1090,10 @@ struct IdentifyReport {
     stage1_bytes_per_template: usize,
     open_ms: f64,
     shortlist: usize,
+    /// The re-ranking size the searches used: `--rerank`, or `--rerank-share` of the
+    /// gallery where that is more.
     rerank: usize,
+    rerank_share: f64,
     exhaustive: Exhaustive,
     /// With `--funnel`: where the mates stood in stage 1.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1202,11 +1209,17 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    if !(0.0..=1.0).contains(&args.rerank_share) {
+        bail!("--rerank-share must lie between 0 and 1");
+    }
     let options = SearchOptions {
         shortlist: args.shortlist,
         rerank: args.rerank,
+        rerank_share: args.rerank_share,
         ..SearchOptions::default()
     };
+    // The probes' finger is unknown: each is scanned against the whole gallery.
+    let rerank = options.rerank_for(n);
     let probe = |t: &Template| {
         vec![ProbeFinger {
             finger: FingerPosition::Unknown,
@@ -1306,7 +1319,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                         &list,
                         name.clone(),
                         *subject,
-                        args.rerank,
+                        rerank,
                         found,
                     ))
                 })
@@ -1314,7 +1327,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             progress.finish_and_clear();
             anyhow::Ok(daktilo_bench::identify::FunnelReport::new(
                 args.funnel,
-                args.rerank,
+                rerank,
                 args.shortlist,
                 mates,
             ))
@@ -1354,7 +1367,8 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         stage1_bytes_per_template: search::feature::FEATURE_BYTES,
         open_ms,
         shortlist: args.shortlist,
-        rerank: args.rerank,
+        rerank,
+        rerank_share: args.rerank_share,
         exhaustive: Exhaustive {
             probes: picks.len(),
             rank1: ex_hits as f64 / picks.len().max(1) as f64,
@@ -1616,6 +1630,7 @@ fn main() {
             exhaustive_probes,
             shortlist,
             rerank,
+            rerank_share,
             enrol_fingers,
             funnel,
             json,
@@ -1627,6 +1642,7 @@ fn main() {
             exhaustive_probes,
             shortlist,
             rerank,
+            rerank_share,
             enrol_fingers,
             funnel,
             json,

@@ -240,6 +240,11 @@ impl Segment {
         self.map[self.offsets[2] + i]
     }
 
+    /// The finger position codes of all entries, in order.
+    pub fn fingers(&self) -> &[u8] {
+        &self.map[self.offsets[2]..self.offsets[2] + self.count]
+    }
+
     /// All features, back to back (`len() * feature_len()` bytes), for scanning.
     pub fn features(&self) -> &[u8] {
         &self.map[self.offsets[3]..self.offsets[3] + self.count * self.feature_len]

@@ -67,7 +67,7 @@ macro_rules! lanewise_top_sum {
 /// for memory a quarter of the time).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn prefetch_ahead<'a>(
+pub(crate) fn prefetch_ahead<'a>(
     feature: &impl Fn(usize) -> Option<&'a [u8]>,
     i: usize,
     ahead: usize,

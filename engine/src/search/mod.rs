@@ -54,6 +54,10 @@ pub struct SearchOptions {
     /// ([`feature::consistent_score`]), which keeps `shortlist` of them for stage 2; at
     /// most `shortlist`: no re-ranking.
     pub rerank: usize,
+    /// Or this share of the templates a probe finger is scanned against (those of its
+    /// finger position, or all), where that is more: the scan's misses grow with the
+    /// gallery, so a fixed re-ranking loses more mates in a larger one.
+    pub rerank_share: f64,
     /// Skip stage 1: compare every template with the matcher (slow; for measuring what
     /// stage 1 costs in accuracy).
     pub exhaustive: bool,
@@ -70,8 +74,19 @@ impl Default for SearchOptions {
             fingers: None,
             shortlist: 200,
             rerank: 4000,
+            rerank_share: 0.01,
             exhaustive: false,
         }
+    }
+}
+
+impl SearchOptions {
+    /// Templates the scan passes to the re-ranking for a probe finger scanned against
+    /// `scanned` templates: `rerank`, or `rerank_share` of them where that is more.
+    pub fn rerank_for(&self, scanned: usize) -> usize {
+        // `as` saturates, and a NaN share gives 0.
+        let share = (self.rerank_share * scanned as f64).ceil() as usize;
+        self.rerank.max(share)
     }
 }
 
@@ -174,6 +189,37 @@ fn keep_best(hits: &mut Vec<Hit>, k: usize) {
         hits.select_nth_unstable_by(k - 1, best_first);
         hits.truncate(k);
     }
+}
+
+/// Hits one thread re-ranks in a row, fetching the features of those `RERANK_AHEAD`
+/// places on from memory while it scores one.
+const RERANK_CHUNK: usize = 64;
+/// See `RERANK_CHUNK`.
+const RERANK_AHEAD: usize = 2;
+
+/// The geometric re-ranking: each hit's score becomes its feature's
+/// [`feature::consistent_score`]. The scan's best lie scattered over the gallery, so each
+/// feature is asked of memory ahead of its turn instead of waiting for its cache lines one
+/// at a time.
+fn rerank<'a>(
+    hits: &mut [Hit],
+    probe: &ProbeFeature,
+    feature_of: impl Fn(&Hit) -> &'a [u8] + Sync,
+) {
+    hits.par_chunks_mut(RERANK_CHUNK).for_each(|chunk| {
+        let features: Vec<&[u8]> = chunk.iter().map(&feature_of).collect();
+        #[cfg(target_arch = "x86_64")]
+        let ahead = |i: usize| features.get(i).copied();
+        #[cfg(target_arch = "x86_64")]
+        for i in 0..RERANK_AHEAD {
+            feature::prefetch_ahead(&ahead, i, 0, features.len());
+        }
+        for (i, h) in chunk.iter_mut().enumerate() {
+            #[cfg(target_arch = "x86_64")]
+            feature::prefetch_ahead(&ahead, i, RERANK_AHEAD, features.len());
+            h.score = rescore(probe, features[i]);
+        }
+    });
 }
 
 /// The order of hits: highest score first, ties to the earlier entry.
@@ -483,15 +529,20 @@ pub fn stage1_funnel(
     let probe = ProbeFeature::new(&feature::feature_of(&prepared));
     let mut hits = segment_hits(snapshot, &probe, keep, None);
     hits.sort_by(best_first);
+    let mut geometry = hits.clone();
+    rerank(&mut geometry, &probe, |h| {
+        snapshot.segments[h.segment].feature(h.index)
+    });
     Ok(hits
-        .par_iter()
-        .map(|h| {
+        .iter()
+        .zip(&geometry)
+        .map(|(h, g)| {
             let s = &snapshot.segments[h.segment];
             FunnelEntry {
                 subject: s.subject(h.index),
                 id: s.id(h.index),
                 scan: h.score,
-                geometry: rescore(&probe, s.feature(h.index)),
+                geometry: g.score,
             }
         })
         .collect())
@@ -563,7 +614,18 @@ pub fn search(
         } else {
             let pfeat = ProbeFeature::new(&feature::feature_of(&prepared));
             let in_segment = |s: &Segment, i: usize| wanted(s.finger(i), s.subject(i), s.id(i));
-            let scan_keep = options.rerank.max(options.shortlist);
+            let scanned = match by_finger.then(|| pf.finger.code()) {
+                Some(code) => {
+                    snapshot
+                        .segments
+                        .iter()
+                        .map(|s| s.fingers().iter().filter(|&&f| f == code).count())
+                        .sum::<usize>()
+                        + mem.iter().filter(|e| e.finger == code).count()
+                }
+                None => snapshot.segments.iter().map(|s| s.len()).sum::<usize>() + mem.len(),
+            };
+            let scan_keep = options.rerank_for(scanned).max(options.shortlist);
             // Flags are built only where `wanted` may turn an entry away (where it cannot,
             // every entry is scanned as it lies: on one thread a 1M scan without filters
             // took 6 % longer than the bare kernel with the flags, 3 % without).
@@ -606,13 +668,12 @@ pub fn search(
                 let mut kept = hits.clone();
                 keep_best(&mut kept, options.shortlist / SCAN_KEEPS);
                 // The geometric re-ranking of the scan's best.
-                hits.par_iter_mut().for_each(|h| {
-                    let bytes = if h.segment == usize::MAX {
+                rerank(&mut hits, &pfeat, |h| {
+                    if h.segment == usize::MAX {
                         mem[h.index].feature.as_slice()
                     } else {
                         snapshot.segments[h.segment].feature(h.index)
-                    };
-                    h.score = rescore(&pfeat, bytes);
+                    }
                 });
                 keep_best(&mut hits, options.shortlist);
                 let chosen: HashSet<(usize, usize)> =
