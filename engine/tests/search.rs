@@ -69,6 +69,20 @@ fn mates_are_found_deleted_ones_are_not_and_restrictions_hold() {
         );
     }
     let snap = g.snapshot();
+    // The segments' finger counts, which size the re-ranking: every segment entry is a
+    // right index, none another finger (asked twice: the second answer is the kept one).
+    let in_segments: usize = snap.segments.iter().map(|s| s.len()).sum();
+    assert!(in_segments >= 6, "the flushes made segments");
+    for _ in 0..2 {
+        let count = |f: FingerPosition| -> usize {
+            snap.segments
+                .iter()
+                .map(|s| s.count_of_finger(f.code()))
+                .sum()
+        };
+        assert_eq!(count(FingerPosition::RightIndex), in_segments);
+        assert_eq!(count(FingerPosition::LeftIndex), 0);
+    }
     let mut rank1 = 0;
     let probes: Vec<_> = prints.iter().filter(|p| p.1 > 1).collect();
     for (f, _, t) in &probes {

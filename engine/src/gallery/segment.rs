@@ -109,6 +109,8 @@ pub struct Segment {
     count: usize,
     feature_len: usize,
     offsets: [usize; 7],
+    /// Entries per finger position code, counted on first use (the segment never changes).
+    finger_counts: std::sync::OnceLock<Box<[usize; 256]>>,
 }
 
 fn le64(b: &[u8], at: usize) -> u64 {
@@ -193,6 +195,7 @@ impl Segment {
             count,
             feature_len,
             offsets,
+            finger_counts: std::sync::OnceLock::new(),
         };
         // Template offsets must rise within the templates section.
         let templates_len = (segment.offsets[6] - segment.offsets[5]) as u64;
@@ -240,9 +243,15 @@ impl Segment {
         self.map[self.offsets[2] + i]
     }
 
-    /// The finger position codes of all entries, in order.
-    pub fn fingers(&self) -> &[u8] {
-        &self.map[self.offsets[2]..self.offsets[2] + self.count]
+    /// How many entries have the finger position code `finger` (counted once, then kept).
+    pub fn count_of_finger(&self, finger: u8) -> usize {
+        self.finger_counts.get_or_init(|| {
+            let mut counts = Box::new([0usize; 256]);
+            for &f in &self.map[self.offsets[2]..self.offsets[2] + self.count] {
+                counts[usize::from(f)] += 1;
+            }
+            counts
+        })[usize::from(finger)]
     }
 
     /// All features, back to back (`len() * feature_len()` bytes), for scanning.

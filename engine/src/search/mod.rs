@@ -619,7 +619,7 @@ pub fn search(
                     snapshot
                         .segments
                         .iter()
-                        .map(|s| s.fingers().iter().filter(|&&f| f == code).count())
+                        .map(|s| s.count_of_finger(code))
                         .sum::<usize>()
                         + mem.iter().filter(|e| e.finger == code).count()
                 }
