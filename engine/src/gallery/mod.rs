@@ -158,6 +158,22 @@ impl Snapshot {
         all - self.tombstones.len()
     }
 
+    /// Entries with the finger position code `finger` (any position: `None`), deleted ones
+    /// not yet compacted away included: what a search with such a probe finger scans.
+    pub fn count_of_finger(&self, finger: Option<u8>) -> usize {
+        let mem = self.memtable.iter().flat_map(|c| c.iter());
+        match finger {
+            Some(code) => {
+                self.segments
+                    .iter()
+                    .map(|s| s.count_of_finger(code))
+                    .sum::<usize>()
+                    + mem.filter(|e| e.finger == code).count()
+            }
+            None => self.segments.iter().map(|s| s.len()).sum::<usize>() + mem.count(),
+        }
+    }
+
     /// Whether there is no live entry.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

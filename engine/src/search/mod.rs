@@ -614,17 +614,7 @@ pub fn search(
         } else {
             let pfeat = ProbeFeature::new(&feature::feature_of(&prepared));
             let in_segment = |s: &Segment, i: usize| wanted(s.finger(i), s.subject(i), s.id(i));
-            let scanned = match by_finger.then(|| pf.finger.code()) {
-                Some(code) => {
-                    snapshot
-                        .segments
-                        .iter()
-                        .map(|s| s.count_of_finger(code))
-                        .sum::<usize>()
-                        + mem.iter().filter(|e| e.finger == code).count()
-                }
-                None => snapshot.segments.iter().map(|s| s.len()).sum::<usize>() + mem.len(),
-            };
+            let scanned = snapshot.count_of_finger(by_finger.then(|| pf.finger.code()));
             let scan_keep = options.rerank_for(scanned).max(options.shortlist);
             // Flags are built only where `wanted` may turn an entry away (where it cannot,
             // every entry is scanned as it lies: on one thread a 1M scan without filters
