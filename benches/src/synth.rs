@@ -46,6 +46,17 @@ impl Rng {
     }
 }
 
+pub mod ridges;
+
+/// How a synthetic print's minutiae are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Thrown at random inside the print, at least 12 px apart, pointing along the field.
+    Points,
+    /// Where the print's ridge lines end or fork ([`ridges`]).
+    Ridges,
+}
+
 /// The template of synthetic finger number `index` (the same index gives the same finger).
 pub fn finger(seed: u64, index: u64) -> Template {
     finger_of(seed, index, false)
@@ -54,6 +65,11 @@ pub fn finger(seed: u64, index: u64) -> Template {
 /// [`finger`]'s template (the same minutiae), with a ridge-flow block of its orientation
 /// field, as Daktilo's extractor writes one, when `with_flow` is set.
 pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
+    finger_with(seed, index, with_flow, Model::Points)
+}
+
+/// [`finger_of`] with the minutiae placed by `model`.
+pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Template {
     let mut rng = Rng(seed ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03));
     let (cx, cy) = (
         150.0 + rng.uniform(-20.0, 20.0),
@@ -91,6 +107,9 @@ pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
     };
     // The print: an ellipse about (cx, cy).
     let on_print = |x: f32, y: f32| ((x - cx) / ax).powi(2) + ((y - cy) / ay).powi(2) <= 1.0;
+    if model == Model::Ridges {
+        return ridge_finger(&mut rng, field, on_print, (cx, cy, ax, ay), with_flow);
+    }
     let count = (34.0 + 9.0 * rng.normal()).round().clamp(12.0, 70.0) as usize;
     let mut points: Vec<(f32, f32)> = Vec::with_capacity(count);
     let mut tries = 0;
@@ -109,12 +128,7 @@ pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
             points.push((x, y));
         }
     }
-    let mut t = Template::new(300, 400);
-    t.finger = FingerPosition::from_code((1 + rng.next_u64() % 10) as u8)
-        .unwrap_or(FingerPosition::Unknown);
-    t.impression = ImpressionType::LivePlain;
-    t.resolution = Resolution::PPI_500;
-    t.quality = (40.0 + rng.uniform(0.0, 55.0)) as u8;
+    let mut t = blank(&mut rng);
     t.minutiae = points
         .into_iter()
         .map(|(x, y)| {
@@ -139,6 +153,31 @@ pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
         })
         .collect();
     if with_flow {
+        add_flow(&mut t, &mut rng, &field, &on_print);
+    }
+    t
+}
+
+/// A template with no minutiae yet: its size, finger position, impression, resolution and
+/// quality.
+fn blank(rng: &mut Rng) -> Template {
+    let mut t = Template::new(300, 400);
+    t.finger = FingerPosition::from_code((1 + rng.next_u64() % 10) as u8)
+        .unwrap_or(FingerPosition::Unknown);
+    t.impression = ImpressionType::LivePlain;
+    t.resolution = Resolution::PPI_500;
+    t.quality = (40.0 + rng.uniform(0.0, 55.0)) as u8;
+    t
+}
+
+/// Gives `t` the ridge-flow block of `field` over the print.
+fn add_flow(
+    t: &mut Template,
+    rng: &mut Rng,
+    field: &dyn Fn(f32, f32) -> f32,
+    on_print: &dyn Fn(f32, f32) -> bool,
+) {
+    {
         // A generator of its own, so that the minutiae are `finger`'s.
         let mut noise = Rng(rng.next_u64());
         let block = flow::FLOW_BLOCK;
@@ -155,6 +194,61 @@ pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
             })
             .collect();
         t.extensions.extend(flow::encode(bw, bh, block, &cells));
+    }
+}
+
+/// A print of the [`Model::Ridges`] model: the minutiae where its ridge lines, drawn along
+/// `field` bent a little (±[`ridges::BEND`]) a ridge period apart, end or fork; those
+/// within 12 px of the print's edge left out, as an extractor leaves them. A print with
+/// fewer than 12 is drawn again (another period, bend and start), at most 64 times: a
+/// capture that poor would not be enrolled, and the matcher scores templates of a handful
+/// of minutiae too high against many others (`docs/search.md`).
+fn ridge_finger(
+    rng: &mut Rng,
+    field: impl Fn(f32, f32) -> f32,
+    on_print: impl Fn(f32, f32) -> bool,
+    (cx, cy, ax, ay): (f32, f32, f32, f32),
+    with_flow: bool,
+) -> Template {
+    let well_inside =
+        |x: f32, y: f32| ((x - cx) / (ax - 12.0)).powi(2) + ((y - cy) / (ay - 12.0)).powi(2) <= 1.0;
+    let mut tries = 0;
+    let (found, bend) = loop {
+        tries += 1;
+        let period = rng.uniform(7.5, 10.5);
+        let seed = (cx + rng.uniform(-30.0, 30.0), cy + rng.uniform(-30.0, 30.0));
+        let bend = ridges::Drift::new(rng, ridges::BEND_WAVELENGTHS);
+        let bent = |x: f32, y: f32| field(x, y) + ridges::BEND * bend.at(x, y);
+        let mut found = ridges::minutiae(&bent, &on_print, (300.0, 400.0), period, seed, rng);
+        found.retain(|m| well_inside(m.x, m.y));
+        if found.len() >= 12 || tries == 64 {
+            break (found, bend);
+        }
+    };
+    let field = |x: f32, y: f32| field(x, y) + ridges::BEND * bend.at(x, y);
+    let mut t = blank(rng);
+    t.minutiae = found
+        .into_iter()
+        .map(|m| {
+            // An ending points into its ridge, against the way the line ran out of it;
+            // directions turn the other way from image angles (y down).
+            let theta = -(m.forward + std::f32::consts::PI) + 0.09 * rng.normal();
+            Minutia {
+                x: m.x.round().clamp(0.0, 299.0) as u16,
+                y: m.y.round().clamp(0.0, 399.0) as u16,
+                direction: Minutia::direction_from_degrees(theta.to_degrees()),
+                kind: if m.bifurcation {
+                    MinutiaKind::Bifurcation
+                } else {
+                    MinutiaKind::Ending
+                },
+                quality: (30.0 + rng.uniform(0.0, 70.0)) as u8,
+            }
+        })
+        .take(255)
+        .collect();
+    if with_flow {
+        add_flow(&mut t, rng, &field, &on_print);
     }
     t
 }
@@ -188,32 +282,72 @@ mod tests {
         }
     }
 
-    /// The flow block runs along the minutiae as an extracted print's does: near a minutia
-    /// (the descriptor's inner ring, 27 px) the ridges run about its direction, so the
-    /// samples' doubled angles relative to it are near 0. A field stored mirrored or turned
-    /// a quarter turn fails this.
+    /// The ridge model's prints: the same index gives the same print; at least 12
+    /// minutiae (the redraw), about as many as FVC2002's templates hold (median 30); inside
+    /// the image; both kinds; and no two at one spot (a line stops half a period from
+    /// another, so ends lie apart).
     #[test]
-    fn the_flow_block_runs_along_the_minutiae() {
-        use daktilo_engine::matching;
-        let (mut sum, mut n) = (0.0f32, 0);
-        for i in 0..50 {
-            let plain = finger(5, i);
-            let t = finger_of(5, i, true);
-            assert_eq!(plain.minutiae, t.minutiae);
-            assert!(plain.extensions.is_empty());
-            let p = matching::prepare(&t).unwrap();
-            let descriptors = p.cylinder_descriptors().expect("the flow is read back");
-            for d in descriptors {
-                for k in flow::ring_samples(0) {
-                    if let Some((c, _)) = d.sample(k) {
-                        sum += f32::from(c) / 127.0;
-                        n += 1;
-                    }
+    fn ridge_fingers_are_reproducible_distinct_and_plausible() {
+        let a = finger_with(1, 7, false, Model::Ridges);
+        assert_eq!(a, finger_with(1, 7, false, Model::Ridges));
+        assert_ne!(a, finger_with(1, 8, false, Model::Ridges));
+        let mut counts = Vec::new();
+        let (mut endings, mut bifurcations) = (0, 0);
+        for i in 0..200 {
+            let t = finger_with(3, i, false, Model::Ridges);
+            assert!(
+                (12..=255).contains(&t.minutiae.len()),
+                "{}",
+                t.minutiae.len()
+            );
+            counts.push(t.minutiae.len());
+            for m in &t.minutiae {
+                assert!(m.x < 300 && m.y < 400);
+                match m.kind {
+                    MinutiaKind::Ending => endings += 1,
+                    _ => bifurcations += 1,
                 }
             }
         }
-        assert!(n > 1000, "{n} samples");
-        let mean = sum / n as f32;
-        assert!(mean > 0.6, "mean cos 2Δ near the minutiae {mean}");
+        counts.sort_unstable();
+        let median = counts[counts.len() / 2];
+        assert!((20..=45).contains(&median), "median {median} minutiae");
+        let share = bifurcations as f32 / (endings + bifurcations) as f32;
+        assert!((0.3..0.6).contains(&share), "bifurcations {share}");
+    }
+
+    /// The flow block runs along the minutiae as an extracted print's does: near a minutia
+    /// (the descriptor's inner ring, 27 px) the ridges run about its direction, so the
+    /// samples' doubled angles relative to it are near 0. A field stored mirrored or turned
+    /// a quarter turn fails this, and so do ridge-model minutiae pointing across their
+    /// lines.
+    #[test]
+    fn the_flow_block_runs_along_the_minutiae() {
+        use daktilo_engine::matching;
+        for model in [Model::Points, Model::Ridges] {
+            let (mut sum, mut n) = (0.0f32, 0);
+            for i in 0..50 {
+                let plain = finger_with(5, i, false, model);
+                let t = finger_with(5, i, true, model);
+                assert_eq!(plain.minutiae, t.minutiae);
+                assert!(plain.extensions.is_empty());
+                let p = matching::prepare(&t).unwrap();
+                let descriptors = p.cylinder_descriptors().expect("the flow is read back");
+                for d in descriptors {
+                    for k in flow::ring_samples(0) {
+                        if let Some((c, _)) = d.sample(k) {
+                            sum += f32::from(c) / 127.0;
+                            n += 1;
+                        }
+                    }
+                }
+            }
+            assert!(n > 1000, "{model:?}: {n} samples");
+            let mean = sum / n as f32;
+            assert!(
+                mean > 0.6,
+                "{model:?}: mean cos 2Δ near the minutiae {mean}"
+            );
+        }
     }
 }

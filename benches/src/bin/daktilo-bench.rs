@@ -29,6 +29,33 @@ struct Args {
     command: Command,
 }
 
+/// How the synthetic fillers' minutiae are placed (`synth::Model`).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SynthModel {
+    /// Where the print's ridge lines, drawn a ridge period apart, end or fork.
+    Ridges,
+    /// Thrown at random inside the print, at least 12 px apart (the model until the
+    /// twenty-fifth session).
+    Points,
+}
+
+impl SynthModel {
+    fn model(self) -> daktilo_bench::synth::Model {
+        match self {
+            SynthModel::Ridges => daktilo_bench::synth::Model::Ridges,
+            SynthModel::Points => daktilo_bench::synth::Model::Points,
+        }
+    }
+
+    /// The name on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            SynthModel::Ridges => "ridges",
+            SynthModel::Points => "points",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Source {
     /// The `.iso` templates beside the images.
@@ -138,6 +165,9 @@ enum Command {
         /// gallery searched with our own extractor's templates).
         #[arg(long)]
         flow: bool,
+        /// How the templates' minutiae are placed.
+        #[arg(long, value_enum, default_value_t = SynthModel::Ridges)]
+        model: SynthModel,
     },
     /// Compare impostor scores against synthetic templates with impostor scores between
     /// real FVC fingers (matcher and stage-1 feature).
@@ -152,6 +182,9 @@ enum Command {
         /// templates carry the ridge flow, as `identify --source image` builds them).
         #[arg(long, value_enum, default_value_t = Source::Iso)]
         source: Source,
+        /// How the synthetic templates' minutiae are placed.
+        #[arg(long, value_enum, default_value_t = SynthModel::Ridges)]
+        model: SynthModel,
     },
     /// 1:N identification: FVC fingers enrolled among synthetic ones, searched with their
     /// other impressions; rank-1, FNIR at FPIR, speed, memory, and the same searches done
@@ -197,6 +230,10 @@ enum Command {
         /// Print the figures as one JSON object.
         #[arg(long)]
         json: bool,
+        /// How the synthetic fillers' minutiae are placed (a gallery built with one model
+        /// is not reused with the other).
+        #[arg(long, value_enum, default_value_t = SynthModel::Ridges)]
+        model: SynthModel,
     },
     /// The service over loopback gRPC: ten-print enrolments per second, identification
     /// latency with concurrent clients at a large registry, and load shedding at twice the
@@ -730,14 +767,15 @@ fn entry_of(template: &Template, subject: u64, finger: FingerPosition) -> anyhow
     })
 }
 
-/// Appends `count` synthetic templates (subjects `first..first+count`) to a gallery, with
-/// the ridge-flow block of our own extractor's templates when `flow` is set.
+/// Appends `count` synthetic templates of `model` (subjects `first..first+count`) to a
+/// gallery, with the ridge-flow block of our own extractor's templates when `flow` is set.
 fn add_synthetic(
     gallery: &Gallery,
     first: u64,
     count: u64,
     seed: u64,
     flow: bool,
+    model: SynthModel,
 ) -> anyhow::Result<()> {
     let bar = (std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(count);
@@ -755,7 +793,7 @@ fn add_synthetic(
         let entries: Vec<NewEntry> = (done..done + n)
             .into_par_iter()
             .map(|k| {
-                let t = daktilo_bench::synth::finger_of(seed, first + k, flow);
+                let t = daktilo_bench::synth::finger_with(seed, first + k, flow, model.model());
                 entry_of(&t, first + k, t.finger)
             })
             .collect::<anyhow::Result<_>>()?;
@@ -776,7 +814,13 @@ fn add_synthetic(
     Ok(())
 }
 
-fn synth(count: u64, out: &Path, seed: u64, flow: bool) -> anyhow::Result<Gallery> {
+fn synth(
+    count: u64,
+    out: &Path,
+    seed: u64,
+    flow: bool,
+    model: SynthModel,
+) -> anyhow::Result<Gallery> {
     let gallery =
         Gallery::open(out, gallery_options()).with_context(|| out.display().to_string())?;
     if !gallery.is_empty() {
@@ -787,7 +831,7 @@ fn synth(count: u64, out: &Path, seed: u64, flow: bool) -> anyhow::Result<Galler
         );
     }
     let started = Instant::now();
-    add_synthetic(&gallery, 1, count, seed, flow)?;
+    add_synthetic(&gallery, 1, count, seed, flow, model)?;
     eprintln!(
         "{count} synthetic templates written to {} in {:.1} s",
         out.display(),
@@ -954,12 +998,20 @@ fn stage1(dataset: &Path, source: Source, fingers: Option<(u32, u32)>) -> anyhow
     Ok(())
 }
 
-fn synth_compare(dataset: &Path, count: u64, source: Source) -> anyhow::Result<()> {
+fn synth_compare(
+    dataset: &Path,
+    count: u64,
+    source: Source,
+    model: SynthModel,
+) -> anyhow::Result<()> {
     let sets = fvc::discover(dataset, source.extension())?;
     let synthetic: Vec<Template> = (0..count)
         .into_par_iter()
-        .map(|k| daktilo_bench::synth::finger_of(1, k + 1, source == Source::Image))
+        .map(|k| {
+            daktilo_bench::synth::finger_with(1, k + 1, source == Source::Image, model.model())
+        })
         .collect();
+    let mut fvc_counts = Vec::new();
     let synthetic_prepared: Vec<PreparedTemplate> = synthetic
         .par_iter()
         .map(matching::prepare)
@@ -968,34 +1020,41 @@ fn synth_compare(dataset: &Path, count: u64, source: Source) -> anyhow::Result<(
         .iter()
         .map(search::feature::feature_of)
         .collect();
+    // Each comparison's calibrated score and the parts of its raw similarity (LSS-R's
+    // local score, the consolidation's agreement, the field agreement where both carry
+    // flow): where synthetic impostors differ from real ones.
+    let detailed = |a: &PreparedTemplate, b: &PreparedTemplate| {
+        let c = matching::compare_detailed(a, b);
+        (c.score, c.parts.local, c.parts.agreement, c.parts.field)
+    };
     let (mut real, mut fake, mut real1, mut fake1) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for set in &sets {
         let templates = load_templates(set, source, &[])?;
+        fvc_counts.extend(templates.iter().map(|t| t.minutiae.len() as f32));
         let prepared: Vec<PreparedTemplate> = templates
             .par_iter()
             .map(matching::prepare)
             .collect::<Result<_, _>>()?;
         let features: Vec<_> = prepared.iter().map(search::feature::feature_of).collect();
         for (a, b) in fvc::all_impostors(set) {
-            real.push(matching::compare(&prepared[a], &prepared[b]));
+            real.push(detailed(&prepared[a], &prepared[b]));
             real1.push(search::feature::score(
                 &search::feature::ProbeFeature::new(&features[a]),
                 &features[b],
             ));
         }
-        for (i, s) in set
+        for (i, _) in set
             .samples
             .iter()
             .enumerate()
             .filter(|(_, s)| s.impression == 1)
         {
-            let _ = s;
             let p = search::feature::ProbeFeature::new(&features[i]);
             fake.par_extend(
                 synthetic_prepared
                     .par_iter()
-                    .map(|c| matching::compare(&prepared[i], c)),
+                    .map(|c| detailed(&prepared[i], c)),
             );
             fake1.extend(
                 synthetic_features
@@ -1004,12 +1063,25 @@ fn synth_compare(dataset: &Path, count: u64, source: Source) -> anyhow::Result<(
             );
         }
     }
+    let part = |v: &[(f32, f32, f32, Option<f32>)], k: usize| -> Vec<f32> {
+        v.iter()
+            .filter_map(|c| match k {
+                0 => Some(c.0),
+                1 => Some(100.0 * c.1),
+                2 => Some(c.2),
+                _ => c.3,
+            })
+            .collect()
+    };
+    let (real_parts, fake_parts) = (real, fake);
+    let (mut real, mut fake) = (part(&real_parts, 0), part(&fake_parts, 0));
     let describe = |name: &str, v: &mut Vec<f32>| {
         v.sort_by(f32::total_cmp);
         let n = v.len();
         let q = |p: f64| v[((p * n as f64) as usize).min(n - 1)];
         println!(
-            "{name:<34} n={n:>7}  p50 {:>6.2}  p90 {:>6.2}  p99 {:>6.2}  p99.9 {:>6.2}  max {:>6.2}",
+            "{name:<34} n={n:>7}  p10 {:>6.2}  p50 {:>6.2}  p90 {:>6.2}  p99 {:>6.2}  p99.9 {:>6.2}  max {:>6.2}",
+            q(0.1),
             q(0.5),
             q(0.9),
             q(0.99),
@@ -1017,6 +1089,12 @@ fn synth_compare(dataset: &Path, count: u64, source: Source) -> anyhow::Result<(
             v[n - 1]
         );
     };
+    println!("minutiae per template:");
+    describe("FVC", &mut fvc_counts);
+    describe(
+        &format!("synthetic ({})", model.name()),
+        &mut synthetic.iter().map(|t| t.minutiae.len() as f32).collect(),
+    );
     println!("matcher scores (calibrated):");
     describe("FVC impostors (cross-finger)", &mut real);
     describe("FVC probes vs synthetic", &mut fake);
@@ -1028,6 +1106,19 @@ fn synth_compare(dataset: &Path, count: u64, source: Source) -> anyhow::Result<(
             share(&real),
             share(&fake)
         );
+    }
+    for (k, name) in [
+        (1, "local score (LSS-R, x100)"),
+        (2, "agreement m²/(c_a·c_b)"),
+        (3, "field agreement"),
+    ] {
+        let (mut r, mut f) = (part(&real_parts, k), part(&fake_parts, k));
+        if r.is_empty() || f.is_empty() {
+            continue;
+        }
+        println!("{name}:");
+        describe("  FVC impostors (cross-finger)", &mut r);
+        describe("  FVC probes vs synthetic", &mut f);
     }
     println!("stage-1 scores:");
     describe("FVC impostors (cross-finger)", &mut real1);
@@ -1047,6 +1138,7 @@ struct IdentifyArgs<'a> {
     enrol_fingers: (u32, u32),
     funnel: usize,
     json: bool,
+    model: SynthModel,
 }
 
 #[derive(Serialize)]
@@ -1062,6 +1154,8 @@ struct Exhaustive {
 struct IdentifyReport {
     gallery_size: usize,
     enrolled_fvc_fingers: usize,
+    /// How the synthetic fillers' minutiae were placed ("ridges" or "points").
+    synth_model: &'static str,
     mated_searches: usize,
     nonmated_searches: usize,
     rank1: f64,
@@ -1156,17 +1250,27 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         let gallery =
             Gallery::open(&dir, gallery_options()).with_context(|| dir.display().to_string())?;
         // Which templates the synthetic impostors were built for (with the ridge flow for
-        // our own extractor's, not for the ISO ones); a gallery without the note was built
-        // before there was a choice, for ISO templates.
+        // our own extractor's, not for the ISO ones), and with which model: "SOURCE MODEL".
+        // A gallery without the note was built before there was a choice, for ISO
+        // templates; one whose note names no model, before the ridge model.
         let note = dir.join("daktilo-bench-source");
         if !gallery.is_empty() {
-            let built_for = std::fs::read_to_string(&note).unwrap_or_else(|_| "iso".into());
-            if built_for.trim() != args.source.name() {
+            let text = std::fs::read_to_string(&note).unwrap_or_else(|_| "iso".into());
+            let mut words = text.split_whitespace();
+            let built_for = words.next().unwrap_or("iso");
+            let built_with = words.next().unwrap_or("points");
+            if built_for != args.source.name() {
                 bail!(
-                    "{} was built for --source {}, not {}: use another folder",
+                    "{} was built for --source {built_for}, not {}: use another folder",
                     dir.display(),
-                    built_for.trim(),
                     args.source.name()
+                );
+            }
+            if built_with != args.model.name() {
+                bail!(
+                    "{} was built with --model {built_with}, not {}: use another folder",
+                    dir.display(),
+                    args.model.name()
                 );
             }
         }
@@ -1181,8 +1285,18 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             }
             // Impostors like the probes: with the ridge flow when they are our own
             // extractor's templates.
-            std::fs::write(&note, args.source.name())?;
-            add_synthetic(&gallery, 1, synthetic, 1, args.source == Source::Image)?;
+            std::fs::write(
+                &note,
+                format!("{} {}", args.source.name(), args.model.name()),
+            )?;
+            add_synthetic(
+                &gallery,
+                1,
+                synthetic,
+                1,
+                args.source == Source::Image,
+                args.model,
+            )?;
             let entries = enrolled
                 .iter()
                 .map(|(s, t)| entry_of(t, *s, FingerPosition::Unknown))
@@ -1338,6 +1452,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let report = IdentifyReport {
         gallery_size: n,
         enrolled_fvc_fingers: enrolled.len(),
+        synth_model: args.model.name(),
         mated_searches: mated.len(),
         nonmated_searches: nonmated.len(),
         rank1: rank1_hits.iter().filter(|&&h| h).count() as f64 / mated.len().max(1) as f64,
@@ -1387,8 +1502,8 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     }
     let r = &report;
     println!(
-        "gallery {} templates ({} FVC fingers enrolled among synthetic ones), opened in {:.1} ms",
-        r.gallery_size, r.enrolled_fvc_fingers, r.open_ms
+        "gallery {} templates ({} FVC fingers enrolled among synthetic ones, {} model), opened in {:.1} ms",
+        r.gallery_size, r.enrolled_fvc_fingers, r.synth_model, r.open_ms
     );
     let funnel = if r.rerank > r.shortlist {
         format!(
@@ -1616,12 +1731,14 @@ fn main() {
             out,
             seed,
             flow,
-        } => synth(count, &out, seed, flow).map(|_| ()),
+            model,
+        } => synth(count, &out, seed, flow, model).map(|_| ()),
         Command::SynthCompare {
             dataset,
             count,
             source,
-        } => synth_compare(&dataset, count, source),
+            model,
+        } => synth_compare(&dataset, count, source, model),
         Command::Identify {
             gallery_size,
             dataset,
@@ -1634,6 +1751,7 @@ fn main() {
             enrol_fingers,
             funnel,
             json,
+            model,
         } => identify(IdentifyArgs {
             gallery_size,
             dataset: &dataset,
@@ -1646,6 +1764,7 @@ fn main() {
             enrol_fingers,
             funnel,
             json,
+            model,
         }),
     };
     if let Err(e) = result {
