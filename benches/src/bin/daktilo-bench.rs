@@ -830,6 +830,12 @@ fn synth(
             gallery.len()
         );
     }
+    // The note `identify` reads beside a gallery: what its fillers were built for.
+    let source = if flow { Source::Image } else { Source::Iso };
+    std::fs::write(
+        out.join("daktilo-bench-source"),
+        format!("{} {}", source.name(), model.name()),
+    )?;
     let started = Instant::now();
     add_synthetic(&gallery, 1, count, seed, flow, model)?;
     eprintln!(
@@ -1025,7 +1031,7 @@ fn synth_compare(
     // flow): where synthetic impostors differ from real ones.
     let detailed = |a: &PreparedTemplate, b: &PreparedTemplate| {
         let c = matching::compare_detailed(a, b);
-        (c.score, c.parts.local, c.parts.agreement, c.parts.field)
+        (c.score, c.parts)
     };
     let (mut real, mut fake, mut real1, mut fake1) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -1063,18 +1069,11 @@ fn synth_compare(
             );
         }
     }
-    let part = |v: &[(f32, f32, f32, Option<f32>)], k: usize| -> Vec<f32> {
-        v.iter()
-            .filter_map(|c| match k {
-                0 => Some(c.0),
-                1 => Some(100.0 * c.1),
-                2 => Some(c.2),
-                _ => c.3,
-            })
-            .collect()
-    };
     let (real_parts, fake_parts) = (real, fake);
-    let (mut real, mut fake) = (part(&real_parts, 0), part(&fake_parts, 0));
+    let (mut real, mut fake): (Vec<f32>, Vec<f32>) = (
+        real_parts.iter().map(|c| c.0).collect(),
+        fake_parts.iter().map(|c| c.0).collect(),
+    );
     let describe = |name: &str, v: &mut Vec<f32>| {
         v.sort_by(f32::total_cmp);
         let n = v.len();
@@ -1107,12 +1106,17 @@ fn synth_compare(
             share(&fake)
         );
     }
-    for (k, name) in [
-        (1, "local score (LSS-R, x100)"),
-        (2, "agreement m²/(c_a·c_b)"),
-        (3, "field agreement"),
-    ] {
-        let (mut r, mut f) = (part(&real_parts, k), part(&fake_parts, k));
+    type Part = fn(&matching::Parts) -> Option<f32>;
+    let parts: [(&str, Part); 3] = [
+        ("local score (LSS-R, x100)", |p| Some(100.0 * p.local)),
+        ("agreement m²/(c_a·c_b)", |p| Some(p.agreement)),
+        ("field agreement", |p| p.field),
+    ];
+    for (name, part) in parts {
+        let of = |v: &[(f32, matching::Parts)]| -> Vec<f32> {
+            v.iter().filter_map(|c| part(&c.1)).collect()
+        };
+        let (mut r, mut f) = (of(&real_parts), of(&fake_parts));
         if r.is_empty() || f.is_empty() {
             continue;
         }

@@ -13,7 +13,11 @@
 //! - a line that stops against another becomes a ridge ending, or (with probability
 //!   `BIFURCATION_SHARE`) joins it: a bifurcation where it meets it;
 //! - ends at the print's edge are not minutiae (an extractor drops those too), nor are the
-//!   ends of lines shorter than two periods (dots and islands, which extractors remove);
+//!   ends of lines shorter than two periods (dots and islands, which extractors remove),
+//!   nor those where a line stopped at a singular point (turning more than `MAX_TURN` in
+//!   one step) or ran `MAX_STEPS` long, which would put a ring of endings about every
+//!   core that real prints do not have (leaving them out changed little in
+//!   `daktilo-bench synth-compare`);
 //!
 //! and a minutia points as Daktilo's extractor writes it (ISO/IEC 19794-2): an ending into
 //! its ridge, a bifurcation the same way (towards the two joined ridges, away from the
