@@ -177,32 +177,32 @@ fn add_flow(
     field: &dyn Fn(f32, f32) -> f32,
     on_print: &dyn Fn(f32, f32) -> bool,
 ) {
-    {
-        // A generator of its own, so that the minutiae are `finger`'s.
-        let mut noise = Rng(rng.next_u64());
-        let block = flow::FLOW_BLOCK;
-        let (bw, bh) = (300usize.div_ceil(block), 400usize.div_ceil(block));
-        let cells: Vec<Option<(f32, f32)>> = (0..bw * bh)
-            .map(|i| {
-                let (x, y) = (
-                    ((i % bw) as f32 + 0.5) * block as f32,
-                    ((i / bw) as f32 + 0.5) * block as f32,
-                );
-                let angle = (field(x, y) + 0.05 * noise.normal()).rem_euclid(std::f32::consts::PI);
-                let coherence = noise.uniform(0.5, 0.9);
-                on_print(x, y).then_some((angle, coherence))
-            })
-            .collect();
-        t.extensions.extend(flow::encode(bw, bh, block, &cells));
-    }
+    // A generator of its own (one draw from `rng`), as before the flow block was shared
+    // by the two models, so that the point model's templates are unchanged.
+    let mut noise = Rng(rng.next_u64());
+    let block = flow::FLOW_BLOCK;
+    let (bw, bh) = (300usize.div_ceil(block), 400usize.div_ceil(block));
+    let cells: Vec<Option<(f32, f32)>> = (0..bw * bh)
+        .map(|i| {
+            let (x, y) = (
+                ((i % bw) as f32 + 0.5) * block as f32,
+                ((i / bw) as f32 + 0.5) * block as f32,
+            );
+            let angle = (field(x, y) + 0.05 * noise.normal()).rem_euclid(std::f32::consts::PI);
+            let coherence = noise.uniform(0.5, 0.9);
+            on_print(x, y).then_some((angle, coherence))
+        })
+        .collect();
+    t.extensions.extend(flow::encode(bw, bh, block, &cells));
 }
 
 /// A print of the [`Model::Ridges`] model: the minutiae where its ridge lines, drawn along
 /// `field` bent a little (±[`ridges::BEND`]) a ridge period apart, end or fork; those
 /// within 12 px of the print's edge left out, as an extractor leaves them. A print with
-/// fewer than 12 is drawn again (another period, bend and start), at most 64 times: a
-/// capture that poor would not be enrolled, and the matcher scores templates of a handful
-/// of minutiae too high against many others (`docs/search.md`).
+/// fewer than 12 is drawn again (another period, bend and start), at most 64 times:
+/// FVC2002's templates hold 13 or more, and the matcher scores templates of a handful of
+/// minutiae far too high against many others (docs/matching.md, "Small templates are not
+/// calibrated").
 fn ridge_finger(
     rng: &mut Rng,
     field: impl Fn(f32, f32) -> f32,
@@ -212,20 +212,26 @@ fn ridge_finger(
 ) -> Template {
     let well_inside =
         |x: f32, y: f32| ((x - cx) / (ax - 12.0)).powi(2) + ((y - cy) / (ay - 12.0)).powi(2) <= 1.0;
+    let bent = |bend: &ridges::Drift, x: f32, y: f32| field(x, y) + ridges::BEND * bend.at(x, y);
     let mut tries = 0;
     let (found, bend) = loop {
         tries += 1;
         let period = rng.uniform(7.5, 10.5);
         let seed = (cx + rng.uniform(-30.0, 30.0), cy + rng.uniform(-30.0, 30.0));
         let bend = ridges::Drift::new(rng, ridges::BEND_WAVELENGTHS);
-        let bent = |x: f32, y: f32| field(x, y) + ridges::BEND * bend.at(x, y);
-        let mut found = ridges::minutiae(&bent, &on_print, (300.0, 400.0), period, seed, rng);
+        let mut found = ridges::minutiae(
+            &|x, y| bent(&bend, x, y),
+            &on_print,
+            (300.0, 400.0),
+            period,
+            seed,
+            rng,
+        );
         found.retain(|m| well_inside(m.x, m.y));
         if found.len() >= 12 || tries == 64 {
             break (found, bend);
         }
     };
-    let field = |x: f32, y: f32| field(x, y) + ridges::BEND * bend.at(x, y);
     let mut t = blank(rng);
     t.minutiae = found
         .into_iter()
@@ -248,7 +254,7 @@ fn ridge_finger(
         .take(255)
         .collect();
     if with_flow {
-        add_flow(&mut t, rng, &field, &on_print);
+        add_flow(&mut t, rng, &|x, y| bent(&bend, x, y), &on_print);
     }
     t
 }

@@ -814,6 +814,36 @@ fn add_synthetic(
     Ok(())
 }
 
+/// The note beside a gallery of synthetic fillers, "SOURCE MODEL": which templates they were
+/// built for (with the ridge flow for our own extractor's, not for the ISO ones) and with
+/// which model, so that `identify` does not reuse a gallery built for other searches. A
+/// gallery without the note was built before there was a choice, for ISO templates; one
+/// whose note names no model, before the ridge model.
+struct FillerNote {
+    built_for: String,
+    built_with: String,
+}
+
+impl FillerNote {
+    const FILE: &'static str = "daktilo-bench-source";
+
+    fn write(dir: &Path, source: Source, model: SynthModel) -> std::io::Result<()> {
+        std::fs::write(
+            dir.join(Self::FILE),
+            format!("{} {}", source.name(), model.name()),
+        )
+    }
+
+    fn read(dir: &Path) -> Self {
+        let text = std::fs::read_to_string(dir.join(Self::FILE)).unwrap_or_default();
+        let mut words = text.split_whitespace();
+        Self {
+            built_for: words.next().unwrap_or("iso").to_owned(),
+            built_with: words.next().unwrap_or("points").to_owned(),
+        }
+    }
+}
+
 fn synth(
     count: u64,
     out: &Path,
@@ -830,12 +860,8 @@ fn synth(
             gallery.len()
         );
     }
-    // The note `identify` reads beside a gallery: what its fillers were built for.
     let source = if flow { Source::Image } else { Source::Iso };
-    std::fs::write(
-        out.join("daktilo-bench-source"),
-        format!("{} {}", source.name(), model.name()),
-    )?;
+    FillerNote::write(out, source, model)?;
     let started = Instant::now();
     add_synthetic(&gallery, 1, count, seed, flow, model)?;
     eprintln!(
@@ -1253,16 +1279,11 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     {
         let gallery =
             Gallery::open(&dir, gallery_options()).with_context(|| dir.display().to_string())?;
-        // Which templates the synthetic impostors were built for (with the ridge flow for
-        // our own extractor's, not for the ISO ones), and with which model: "SOURCE MODEL".
-        // A gallery without the note was built before there was a choice, for ISO
-        // templates; one whose note names no model, before the ridge model.
-        let note = dir.join("daktilo-bench-source");
         if !gallery.is_empty() {
-            let text = std::fs::read_to_string(&note).unwrap_or_else(|_| "iso".into());
-            let mut words = text.split_whitespace();
-            let built_for = words.next().unwrap_or("iso");
-            let built_with = words.next().unwrap_or("points");
+            let FillerNote {
+                built_for,
+                built_with,
+            } = FillerNote::read(&dir);
             if built_for != args.source.name() {
                 bail!(
                     "{} was built for --source {built_for}, not {}: use another folder",
@@ -1289,10 +1310,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             }
             // Impostors like the probes: with the ridge flow when they are our own
             // extractor's templates.
-            std::fs::write(
-                &note,
-                format!("{} {}", args.source.name(), args.model.name()),
-            )?;
+            FillerNote::write(&dir, args.source, args.model)?;
             add_synthetic(
                 &gallery,
                 1,
