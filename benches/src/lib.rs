@@ -8,6 +8,7 @@
 
 pub mod agree;
 pub mod calibration;
+pub mod crop;
 pub mod det;
 pub mod fvc;
 pub mod identify;

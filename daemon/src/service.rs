@@ -422,6 +422,12 @@ impl Core {
                 );
             } else if t.template.minutiae.is_empty() {
                 f.note = "no minutiae found".into();
+            } else if (t.template.minutiae.len() as u64) < u64::from(options.min_minutiae) {
+                f.note = format!(
+                    "{} minutiae, below the minimum {}",
+                    t.template.minutiae.len(),
+                    options.min_minutiae
+                );
             } else {
                 accepted.push(t);
             }

@@ -284,6 +284,79 @@ async fn enrol_identify_delete_and_restart() {
 }
 
 #[tokio::test]
+async fn fingers_below_the_minimum_minutiae_or_quality_are_left_out() {
+    let Some(root) = dataset("fvc2002", "the daktilod minimum-minutiae test") else {
+        return;
+    };
+    let dir = scratch("e2e-minimum");
+    let d = Daemon::start(&dir.join("data"), &[]);
+    let mut c = connect(&d).await;
+    use proto::FingerPosition as P;
+    let request = |id: &str, encounter: &str, min_minutiae: u32, min_quality: u32| {
+        let mut r = enrol_request(
+            id,
+            "subject-M",
+            vec![
+                file_sample(&fvc(&root, "DB1_B", "103_1.tif"), P::RightIndex),
+                file_sample(&fvc(&root, "DB1_B", "104_1.tif"), P::RightMiddle),
+            ],
+        );
+        r.encounter_ref = encounter.into();
+        r.options = Some(proto::EnrolOptions {
+            dedup: proto::DedupPolicy::Skip as i32,
+            min_minutiae,
+            min_quality,
+            ..Default::default()
+        });
+        r
+    };
+    // No finger has 255 minutiae: nothing is enrolled, and each finger says why.
+    let none = c
+        .enrol(request("m-1", "e1", 255, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(none.outcome, proto::EnrolOutcome::QualityRejected as i32);
+    for f in &none.fingers {
+        assert_eq!(f.template_id, 0);
+        assert!(f.minutiae > 0);
+        assert_eq!(
+            f.note,
+            format!("{} minutiae, below the minimum 255", f.minutiae)
+        );
+    }
+    let counts: Vec<u32> = none.fingers.iter().map(|f| f.minutiae).collect();
+    assert_ne!(counts[0], counts[1], "the test needs two sizes");
+    // At the larger finger's count, only it is enrolled.
+    let most = counts.iter().copied().max().unwrap();
+    let one = c
+        .enrol(request("m-2", "e2", most, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.outcome, proto::EnrolOutcome::Enrolled as i32);
+    for f in &one.fingers {
+        assert_eq!(f.template_id != 0, f.minutiae == most, "{f:?}");
+        assert_eq!(f.note.is_empty(), f.minutiae == most, "{f:?}");
+    }
+    // The quality minimum is applied the same way.
+    let low = c
+        .enrol(request("m-3", "e3", 0, 100))
+        .await
+        .unwrap()
+        .into_inner();
+    if low.fingers.iter().all(|f| f.quality < 100) {
+        assert_eq!(low.outcome, proto::EnrolOutcome::QualityRejected as i32);
+        assert!(
+            low.fingers
+                .iter()
+                .all(|f| f.note.contains("below the minimum 100"))
+        );
+    }
+    drop(d);
+}
+
+#[tokio::test]
 async fn bad_requests_get_the_right_status_and_the_daemon_keeps_serving() {
     let Some(root) = dataset("fvc2002", "the daktilod bad-request test") else {
         return;

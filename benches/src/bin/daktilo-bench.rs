@@ -277,6 +277,15 @@ enum Command {
         /// Also write the raw impostor scores, one per line.
         #[arg(long)]
         raw: Option<PathBuf>,
+        /// Write the tables to this file (`engine/src/matching/calibration_tables.rs`)
+        /// instead of printing them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Instead of fitting, print how often impostors (and genuine pairs) reach the
+        /// thresholds when one side is a small capture (a template cut to its k most central
+        /// minutiae), by k, and on the pairs as they are by the smaller template's size.
+        #[arg(long)]
+        by_size: bool,
     },
 }
 
@@ -685,68 +694,262 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn calibrate(dataset: &Path, source: Source, raw_out: Option<&Path>) -> anyhow::Result<()> {
-    let sets = fvc::discover(dataset, source.extension())?;
-    // Raw impostor similarities of the templates as they are, and of the same templates
-    // without their ridge flow and ridge counts (minutiae alone, as another vendor's
-    // templates are compared): each kind of comparison has its table.
-    let (mut with_flow, mut minutiae) = (Vec::new(), Vec::new());
-    for set in &sets {
-        let templates = load_templates(set, source, &[])?;
-        let prepare = |strip: bool| -> anyhow::Result<Vec<PreparedTemplate>> {
-            templates
-                .par_iter()
-                .map(|t| {
-                    let mut t = t.clone();
-                    if strip {
-                        fvc::as_another_vendors(&mut t);
-                    }
-                    Ok(matching::prepare(&t)?)
-                })
-                .collect()
-        };
-        let pairs = fvc::all_impostors(set);
-        for (strip, out) in [(false, &mut with_flow), (true, &mut minutiae)] {
-            let prepared = prepare(strip)?;
-            out.par_extend(pairs.par_iter().filter_map(|&(a, b)| {
-                let c = matching::compare_detailed(&prepared[a], &prepared[b]);
-                (c.flow != strip).then_some(f64::from(c.raw))
-            }));
-        }
-    }
-    if let Some(p) = raw_out {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(p)?);
-        for r in if with_flow.is_empty() {
-            &minutiae
+/// Every set below `dataset` with its templates.
+fn load_sets(dataset: &Path, source: Source) -> anyhow::Result<Vec<(Set, Vec<Template>)>> {
+    fvc::discover(dataset, source.extension())?
+        .into_iter()
+        .map(|s| {
+            let t = load_templates(&s, source, &[])?;
+            Ok((s, t))
+        })
+        .collect()
+}
+
+/// Sizes of the smaller template that the calibration has a table for, each fitted on the
+/// impostor pairs with one side cut down to that many minutiae (and the other at least as
+/// large); the last serves every larger size. The pairs as they are fit nothing: they are
+/// the check (`benches/tests/calibration.rs`).
+const CALIBRATED_SIZES: &[usize] = &[4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32];
+
+fn calibrate(
+    dataset: &Path,
+    source: Source,
+    raw_out: Option<&Path>,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let loaded = load_sets(dataset, source)?;
+    let names: Vec<&str> = loaded.iter().map(|(s, _)| s.name.as_str()).collect();
+    let mut file = String::from(
+        "// Written by `daktilo-bench calibrate --out`; do not edit. See docs/matching.md.\n",
+    );
+    // The templates as they are, and the same templates without their ridge flow and
+    // ridge counts (minutiae alone, as another vendor's templates are compared): each kind
+    // of comparison has its tables.
+    for (strip, name) in [(false, "TABLES_FLOW"), (true, "TABLES_MINUTIAE")] {
+        let kind = if strip {
+            "minutiae alone"
         } else {
-            &with_flow
-        } {
-            writeln!(w, "{r}")?;
+            "minutiae and ridge flow"
+        };
+        let mut natural = Vec::new();
+        for (set, templates) in &loaded {
+            natural.extend(cut_comparisons(
+                templates,
+                &fvc::all_impostors(set),
+                None,
+                strip,
+            )?);
         }
-        w.flush()?;
-    }
-    let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
-    for (name, raw) in [("KNOTS_FLOW", &with_flow), ("KNOTS_MINUTIAE", &minutiae)] {
-        if raw.is_empty() {
-            println!("// {name}: no comparison of this kind in the data.");
+        let natural: Vec<(f64, usize)> = natural
+            .into_iter()
+            .filter(|(c, _)| c.flow != strip)
+            .map(|(c, n)| (f64::from(c.raw), n))
+            .collect();
+        if natural.is_empty() {
+            eprintln!("{name}: no comparison of this kind in the data");
             continue;
         }
-        println!(
-            "// Fitted by `daktilo-bench calibrate --source {}` on {} impostor comparisons (every cross-finger pair) of {}{}.",
-            source.name(),
-            raw.len(),
-            names.join(", "),
-            if name == "KNOTS_FLOW" {
-                ", minutiae and ridge flow"
-            } else {
-                ", minutiae alone"
+        if !strip && let Some(p) = raw_out {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(p)?);
+            for (r, _) in &natural {
+                writeln!(w, "{r}")?;
             }
-        );
-        println!("const {name}: &[(f32, f32)] = &[");
-        for (r, s) in daktilo_bench::calibration::fit(raw) {
-            println!("    ({r:.6}, {s:.2}),");
+            w.flush()?;
         }
-        println!("];");
+        file.push_str(&format!(
+            "\n/// Fitted by `daktilo-bench calibrate --source {}` on {}, {kind}: each table on the\n/// impostor comparisons (every cross-finger pair) whose smaller template has that many\n/// minutiae, one side cut to its most central ones (`daktilo_bench::crop`); the last\n/// table serves every larger size.\nconst {name}: &[Table] = &[\n",
+            source.name(),
+            names.join(", "),
+        ));
+        let mut table = |minutiae: usize, raw: &[f64], note: &str| {
+            file.push_str(&format!(
+                "    // {} comparisons{note}.\n    Table {{\n        minutiae: {minutiae},\n        knots: &[\n",
+                raw.len()
+            ));
+            for (r, s) in daktilo_bench::calibration::fit(raw) {
+                file.push_str(&format!("            ({r:.6}, {s:.2}),\n"));
+            }
+            file.push_str("        ],\n    },\n");
+        };
+        for &k in CALIBRATED_SIZES {
+            let mut raw = Vec::new();
+            for (set, templates) in &loaded {
+                raw.extend(
+                    cut_comparisons(templates, &fvc::all_impostors(set), Some(k), strip)?
+                        .into_iter()
+                        .filter(|(c, n)| *n == k && c.flow != strip)
+                        .map(|(c, _)| f64::from(c.raw)),
+                );
+            }
+            table(k, &raw, "");
+        }
+        file.push_str("];\n");
+    }
+    match out {
+        Some(p) => std::fs::write(p, file).with_context(|| p.display().to_string())?,
+        None => print!("{file}"),
+    }
+    Ok(())
+}
+
+/// The sizes `calibrate --by-size` cuts templates to.
+const CROP_SIZES: &[usize] = &[4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32];
+
+/// The `pairs` of `templates` (one set) compared with one side cut down to its `k` most
+/// central minutiae, both ways round (`None`: both sides as they are, each pair once);
+/// with the templates' flow and ridge-count blocks, or without (`strip`). Each comparison
+/// comes with the minutiae of its smaller template.
+fn cut_comparisons(
+    templates: &[Template],
+    pairs: &[fvc::Pair],
+    k: Option<usize>,
+    strip: bool,
+) -> anyhow::Result<Vec<(matching::Comparison, usize)>> {
+    let prepare = |cut: Option<usize>| -> anyhow::Result<Vec<PreparedTemplate>> {
+        templates
+            .par_iter()
+            .map(|t| {
+                let mut t = cut.map_or_else(|| t.clone(), |k| daktilo_bench::crop::central(t, k));
+                if strip {
+                    fvc::as_another_vendors(&mut t);
+                }
+                Ok(matching::prepare(&t)?)
+            })
+            .collect()
+    };
+    let full = prepare(None)?;
+    let compare = |a: &PreparedTemplate, b: &PreparedTemplate| {
+        (
+            matching::compare_detailed(a, b),
+            a.minutiae().min(b.minutiae()),
+        )
+    };
+    let Some(k) = k else {
+        return Ok(pairs
+            .par_iter()
+            .map(|&(a, b)| compare(&full[a], &full[b]))
+            .collect());
+    };
+    let cut = prepare(Some(k))?;
+    Ok(pairs
+        .par_iter()
+        .flat_map_iter(|&(a, b)| [compare(&full[a], &cut[b]), compare(&cut[a], &full[b])])
+        .collect())
+}
+
+/// `calibrate --by-size`: the share of impostor comparisons at or above scores 10, 20, 30
+/// and 40, and of genuine ones at or above 30 and 40, with one side cut to k minutiae for
+/// each k, and as they are by the size of the smaller template, as the shipped tables
+/// score them.
+fn calibration_by_size(dataset: &Path, source: Source) -> anyhow::Result<()> {
+    let loaded = load_sets(dataset, source)?;
+    let mut sizes: Vec<usize> = loaded
+        .iter()
+        .flat_map(|(_, t)| t.iter().map(|t| t.minutiae.len()))
+        .collect();
+    sizes.sort_unstable();
+    let at = |q: f64| sizes[((sizes.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{} templates; minutiae per template: least {}, p10 {}, p50 {}, p90 {}, most {}",
+        sizes.len(),
+        at(0.0),
+        at(0.1),
+        at(0.5),
+        at(0.9),
+        at(1.0)
+    );
+    let kinds: &[(bool, &str)] = if source == Source::Image {
+        &[(false, "minutiae and flow"), (true, "minutiae alone")]
+    } else {
+        &[(true, "minutiae alone")]
+    };
+    println!(
+        "{:<18} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}",
+        "kind",
+        "smaller",
+        "impostor",
+        ">=10",
+        ">=20",
+        ">=30",
+        ">=40",
+        "highest",
+        "genuine",
+        ">=30",
+        ">=40"
+    );
+    for &(strip, kind) in kinds {
+        // Rows: the pairs with one side cut to k (those whose smaller template then has
+        // exactly k minutiae), and the pairs as they are by the size of their smaller
+        // template; impostors (every cross-finger pair) and genuine pairs (the FVC
+        // protocol's).
+        let scores = |k: Option<usize>, genuine: bool| -> anyhow::Result<Vec<(f32, usize)>> {
+            let mut out = Vec::new();
+            for (set, templates) in &loaded {
+                let pairs = if genuine {
+                    fvc::protocol(set).0
+                } else {
+                    fvc::all_impostors(set)
+                };
+                out.extend(
+                    cut_comparisons(templates, &pairs, k, strip)?
+                        .into_iter()
+                        .filter(|(_, n)| k.is_none_or(|k| *n == k))
+                        .map(|(c, n)| (c.score, n)),
+                );
+            }
+            Ok(out)
+        };
+        let mut rows: Vec<(String, Vec<f32>, Vec<f32>)> = Vec::new();
+        let just = |v: Vec<(f32, usize)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+        for &k in CROP_SIZES {
+            rows.push((
+                format!("cut to {k}"),
+                just(scores(Some(k), false)?),
+                just(scores(Some(k), true)?),
+            ));
+        }
+        let (impostors, genuine) = (scores(None, false)?, scores(None, true)?);
+        for (lo, hi) in [
+            (0, 20),
+            (21, 25),
+            (26, 31),
+            (32, 39),
+            (40, usize::MAX),
+            (0, usize::MAX),
+        ] {
+            let label = match (lo, hi) {
+                (0, usize::MAX) => "all".to_string(),
+                (_, usize::MAX) => format!("{lo}+"),
+                _ => format!("{lo}-{hi}"),
+            };
+            let within = |v: &[(f32, usize)]| {
+                v.iter()
+                    .filter(|(_, n)| (lo..=hi).contains(n))
+                    .map(|(s, _)| *s)
+                    .collect::<Vec<_>>()
+            };
+            rows.push((label, within(&impostors), within(&genuine)));
+        }
+        for (label, impostors, genuine) in rows {
+            let share = |v: &[f32], t: f32| {
+                100.0 * v.iter().filter(|&&s| s >= t).count() as f64 / v.len().max(1) as f64
+            };
+            let highest = impostors.iter().copied().fold(0.0f32, f32::max);
+            println!(
+                "{:<18} {:>9} {:>8} {:>7.3}% {:>7.3}% {:>7.3}% {:>7.3}% {:>9.1} {:>8} {:>7.2}% {:>7.2}%",
+                kind,
+                label,
+                impostors.len(),
+                share(&impostors, 10.0),
+                share(&impostors, 20.0),
+                share(&impostors, 30.0),
+                share(&impostors, 40.0),
+                highest,
+                genuine.len(),
+                share(&genuine, 30.0),
+                share(&genuine, 40.0),
+            );
+        }
     }
     Ok(())
 }
@@ -1716,7 +1919,15 @@ fn main() {
             dataset,
             source,
             raw,
-        } => calibrate(&dataset, source, raw.as_deref()),
+            out,
+            by_size,
+        } => {
+            if by_size {
+                calibration_by_size(&dataset, source)
+            } else {
+                calibrate(&dataset, source, raw.as_deref(), out.as_deref())
+            }
+        }
         Command::Stage1 {
             dataset,
             source,

@@ -128,6 +128,9 @@ enum ServiceCommand {
         /// Leave out fingers below this image quality (0-100).
         #[arg(long, default_value_t = 0)]
         min_quality: u32,
+        /// Leave out fingers with fewer minutiae than this (0: no minimum).
+        #[arg(long, default_value_t = 0)]
+        min_minutiae: u32,
         /// What to do when the subject is already enrolled under another reference.
         #[arg(long, default_value = "reject", value_parser = client::commands::parse_dedup)]
         dedup: proto::DedupPolicy,
@@ -151,6 +154,9 @@ enum ServiceCommand {
         /// Leave out fingers below this image quality (0-100).
         #[arg(long, default_value_t = 0)]
         min_quality: u32,
+        /// Leave out fingers with fewer minutiae than this (0: no minimum).
+        #[arg(long, default_value_t = 0)]
+        min_minutiae: u32,
         /// What to do when a subject is already enrolled under another reference.
         #[arg(long, default_value = "reject", value_parser = client::commands::parse_dedup)]
         dedup: proto::DedupPolicy,
@@ -306,6 +312,7 @@ fn run_service(command: ServiceCommand) -> Result<String, Failure> {
                 request_id,
                 ppi,
                 min_quality,
+                min_minutiae,
                 dedup,
                 dedup_threshold,
                 server,
@@ -317,6 +324,7 @@ fn run_service(command: ServiceCommand) -> Result<String, Failure> {
                     files,
                     ppi,
                     min_quality,
+                    min_minutiae,
                     dedup,
                     dedup_threshold,
                 };
@@ -327,6 +335,7 @@ fn run_service(command: ServiceCommand) -> Result<String, Failure> {
                 jobs,
                 ppi,
                 min_quality,
+                min_minutiae,
                 dedup,
                 server,
             } => {
@@ -334,6 +343,7 @@ fn run_service(command: ServiceCommand) -> Result<String, Failure> {
                     min_quality,
                     dedup: dedup as i32,
                     dedup_threshold: 0.0,
+                    min_minutiae,
                 };
                 let summary =
                     client::batch::run(&server.connection(), &manifest, jobs, ppi, options).await?;

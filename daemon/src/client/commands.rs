@@ -128,6 +128,8 @@ pub struct EnrolArgs {
     pub ppi: Option<u32>,
     /// Minimum quality per finger.
     pub min_quality: u32,
+    /// Minimum minutiae per finger.
+    pub min_minutiae: u32,
     /// De-duplication policy.
     pub dedup: proto::DedupPolicy,
     /// De-duplication threshold (0: the server's).
@@ -151,6 +153,7 @@ pub async fn enrol(conn: &Connection, args: EnrolArgs, as_json: bool) -> Result<
             min_quality: args.min_quality,
             dedup: args.dedup as i32,
             dedup_threshold: args.dedup_threshold,
+            min_minutiae: args.min_minutiae,
         }),
     };
     let mut client = conn.connect().await?;

@@ -230,7 +230,7 @@ pub struct Parts {
 pub fn compare(probe: &PreparedTemplate, candidate: &PreparedTemplate) -> Score {
     let (raw, flow) =
         SCRATCH.with(|s| raw_similarity(probe, candidate, &mut s.borrow_mut(), None, None));
-    calibration::calibrate(raw, flow)
+    calibration::calibrate(raw, flow, smaller(probe, candidate))
 }
 
 /// Compares a probe with a candidate and says which minutiae were paired.
@@ -247,12 +247,17 @@ pub fn compare_detailed(probe: &PreparedTemplate, candidate: &PreparedTemplate) 
         )
     });
     Comparison {
-        score: calibration::calibrate(raw, flow),
+        score: calibration::calibrate(raw, flow, smaller(probe, candidate)),
         raw,
         pairs,
         flow,
         parts,
     }
+}
+
+/// The minutiae of the smaller of two templates, which the calibration depends on.
+fn smaller(a: &PreparedTemplate, b: &PreparedTemplate) -> usize {
+    a.minutiae().min(b.minutiae())
 }
 
 /// Per-thread buffers reused across comparisons.

@@ -1,0 +1,178 @@
+//! Small captures made from large ones, to calibrate and test comparisons with few minutiae.
+//!
+//! A capture of only part of a finger (a fingertip touched lightly, a print at the edge of
+//! the platen) holds few minutiae. FVC2002 has few such templates, so they are made: a
+//! template is cut down to its `k` minutiae nearest their centroid, and with them the
+//! blocks that only our extractor writes — the ridge counts among the kept minutiae, and
+//! the ridge flow within the disc they span (plus one flow block), as the extractor would
+//! have written them for a capture of that disc.
+
+use daktilo_engine::matching::{flow::FLOW_EXTENSION, ridge_counts::RIDGE_COUNT_EXTENSION};
+use daktilo_engine::template::{Extension, Template};
+
+/// Bytes before the ridge-flow blocks: version, block side, first column and row, columns
+/// and rows (`engine::matching::flow`).
+const FLOW_HEADER: usize = 6;
+/// Pixels per centimetre at 500 ppi, the frame of the ridge-flow block.
+const PPCM_500: f32 = 500.0 / 2.54;
+
+/// The template cut down to its `k` minutiae nearest their centroid (the template itself
+/// when it has no more than `k`). The kept minutiae keep their order.
+pub fn central(template: &Template, k: usize) -> Template {
+    let n = template.minutiae.len();
+    if n <= k {
+        return template.clone();
+    }
+    let (cx, cy) = centroid(template);
+    let distance = |i: usize| {
+        let m = &template.minutiae[i];
+        (f32::from(m.x) - cx).hypot(f32::from(m.y) - cy)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| distance(a).total_cmp(&distance(b)).then(a.cmp(&b)));
+    let mut kept = order[..k].to_vec();
+    kept.sort_unstable();
+    let radius = kept.iter().map(|&i| distance(i)).fold(0.0f32, f32::max);
+    // The new index of each old one, where kept.
+    let mut index = vec![None; n];
+    for (new, &old) in kept.iter().enumerate() {
+        index[old] = u8::try_from(new).ok();
+    }
+    let mut out = template.clone();
+    out.minutiae = kept.iter().map(|&i| template.minutiae[i]).collect();
+    let (sx, sy) = scale_to_500(template);
+    out.extensions = template
+        .extensions
+        .iter()
+        .filter_map(|e| match e.kind {
+            RIDGE_COUNT_EXTENSION => ridge_counts_among(e, &index),
+            FLOW_EXTENSION => Some(flow_within(e, (cx * sx, cy * sy), radius * sx.max(sy))),
+            _ => Some(e.clone()),
+        })
+        .collect();
+    out
+}
+
+fn centroid(template: &Template) -> (f32, f32) {
+    let n = template.minutiae.len().max(1) as f32;
+    let (sx, sy) = template.minutiae.iter().fold((0.0, 0.0), |(x, y), m| {
+        (x + f32::from(m.x), y + f32::from(m.y))
+    });
+    (sx / n, sy / n)
+}
+
+/// Factors from the template's pixels to pixels at 500 ppi (1 where it declares none).
+fn scale_to_500(template: &Template) -> (f32, f32) {
+    let r = template.resolution;
+    let f = |v: u16| if v == 0 { 1.0 } else { PPCM_500 / f32::from(v) };
+    (f(r.x), f(r.y))
+}
+
+/// The ridge-count block with only the counts between kept minutiae, renumbered; `None`
+/// when none is left (or the block is not one this crate can read).
+fn ridge_counts_among(e: &Extension, index: &[Option<u8>]) -> Option<Extension> {
+    let (&version, rest) = e.data.split_first()?;
+    let mut data = vec![version];
+    for t in rest.chunks_exact(3) {
+        let new = |i: u8| index.get(usize::from(i)).copied().flatten();
+        if let (Some(i), Some(j)) = (new(t[0]), new(t[1])) {
+            data.extend([i.min(j), i.max(j), t[2]]);
+        }
+    }
+    (data.len() > 1).then_some(Extension { kind: e.kind, data })
+}
+
+/// The ridge-flow block with every block whose centre lies more than one block beyond
+/// `radius` (px at 500 ppi) from `centre` marked as off the print.
+fn flow_within(e: &Extension, centre: (f32, f32), radius: f32) -> Extension {
+    let mut out = e.clone();
+    let Some(&[_, block, x0, y0, bw, _]) = e.data.first_chunk::<FLOW_HEADER>() else {
+        return out;
+    };
+    let (block, bw) = (f32::from(block), usize::from(bw).max(1));
+    let reach = radius + block;
+    for (i, cell) in out.data[FLOW_HEADER..].chunks_exact_mut(2).enumerate() {
+        let x = (f32::from(x0) + (i % bw) as f32 + 0.5) * block;
+        let y = (f32::from(y0) + (i / bw) as f32 + 0.5) * block;
+        if (x - centre.0).hypot(y - centre.1) > reach {
+            cell.copy_from_slice(&[0, 0]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use daktilo_engine::matching::flow::{self, Flow};
+    use daktilo_engine::matching::ridge_counts::{self, RidgeCounts};
+    use daktilo_engine::template::{Minutia, MinutiaKind};
+
+    fn minutia(x: u16, y: u16) -> Minutia {
+        Minutia {
+            x,
+            y,
+            direction: 0,
+            kind: MinutiaKind::Ending,
+            quality: 50,
+        }
+    }
+
+    #[test]
+    fn keeps_the_central_minutiae_their_counts_and_the_flow_around_them() {
+        let mut t = Template::new(400, 400);
+        // Four near the centre (200, 200), two far out.
+        t.minutiae = vec![
+            minutia(20, 20),
+            minutia(190, 200),
+            minutia(210, 200),
+            minutia(380, 380),
+            minutia(200, 190),
+            minutia(200, 215),
+        ];
+        t.extensions.push(
+            ridge_counts::encode(&[(0, 1, 7), (1, 2, 2), (2, 4, 3), (3, 5, 9), (4, 5, 1)]).unwrap(),
+        );
+        let cells = vec![Some((0.5f32, 0.9f32)); 25 * 25];
+        t.extensions
+            .push(flow::encode(25, 25, 16, &cells).expect("a flow block"));
+        let c = central(&t, 4);
+        assert_eq!(
+            c.minutiae,
+            vec![t.minutiae[1], t.minutiae[2], t.minutiae[4], t.minutiae[5]]
+        );
+        // Old 1-2 is new 0-1, old 2-4 new 1-2, old 4-5 new 2-3; those with 0 or 3 are gone.
+        let counts = RidgeCounts::from_extensions(&c.extensions, 4).expect("counts kept");
+        let expected = RidgeCounts::from_extensions(
+            &[ridge_counts::encode(&[(0, 1, 2), (1, 2, 3), (2, 3, 1)]).unwrap()],
+            4,
+        )
+        .unwrap();
+        assert_eq!(counts, expected);
+        // The flow is kept near the centre only: fewer blocks on the print, and the
+        // minutiae still on it.
+        let block = c
+            .extensions
+            .iter()
+            .find(|e| e.kind == FLOW_EXTENSION)
+            .unwrap();
+        let on = |d: &[u8]| {
+            d[FLOW_HEADER..]
+                .chunks_exact(2)
+                .filter(|c| c[1] > 0)
+                .count()
+        };
+        let full = t
+            .extensions
+            .iter()
+            .find(|e| e.kind == FLOW_EXTENSION)
+            .unwrap();
+        assert_eq!(on(&full.data), 625);
+        let kept = on(&block.data);
+        assert!((4..=40).contains(&kept), "{kept} blocks kept");
+        assert!(Flow::from_extensions(&c.extensions).is_some());
+        // A template no larger than k is returned as it is.
+        assert_eq!(central(&c, 4), c);
+        assert_eq!(central(&c, 10), c);
+    }
+}
