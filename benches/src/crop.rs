@@ -30,9 +30,42 @@ pub fn central(template: &Template, k: usize) -> Template {
     };
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| distance(a).total_cmp(&distance(b)).then(a.cmp(&b)));
-    let mut kept = order[..k].to_vec();
+    let radius = order[..k]
+        .iter()
+        .map(|&i| distance(i))
+        .fold(0.0f32, f32::max);
+    keep(template, &order[..k], Some(((cx, cy), radius)))
+}
+
+/// The template with `k` of its minutiae drawn at random (by `seed`) over the whole print,
+/// as from a dry or faint capture of the same area in which the rest were missed; its
+/// ridge flow is kept whole.
+pub fn thinned(template: &Template, k: usize, seed: u64) -> Template {
+    let n = template.minutiae.len();
+    if n <= k {
+        return template.clone();
+    }
+    let mut order: Vec<(u64, usize)> = (0..n)
+        .map(|i| {
+            let mut h = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h ^= h >> 31;
+            h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h ^= h >> 29;
+            (h, i)
+        })
+        .collect();
+    order.sort_unstable();
+    let chosen: Vec<usize> = order[..k].iter().map(|&(_, i)| i).collect();
+    keep(template, &chosen, None)
+}
+
+/// The template with only the minutiae `chosen` (in their order in the template), the
+/// ridge counts among them, and the ridge flow within `disc` (centre and radius in the
+/// template's pixels) when one is given.
+fn keep(template: &Template, chosen: &[usize], disc: Option<((f32, f32), f32)>) -> Template {
+    let mut kept = chosen.to_vec();
     kept.sort_unstable();
-    let radius = kept.iter().map(|&i| distance(i)).fold(0.0f32, f32::max);
+    let n = template.minutiae.len();
     // The new index of each old one, where kept.
     let mut index = vec![None; n];
     for (new, &old) in kept.iter().enumerate() {
@@ -44,9 +77,11 @@ pub fn central(template: &Template, k: usize) -> Template {
     out.extensions = template
         .extensions
         .iter()
-        .filter_map(|e| match e.kind {
-            RIDGE_COUNT_EXTENSION => ridge_counts_among(e, &index),
-            FLOW_EXTENSION => Some(flow_within(e, (cx * sx, cy * sy), radius * sx.max(sy))),
+        .filter_map(|e| match (e.kind, disc) {
+            (RIDGE_COUNT_EXTENSION, _) => ridge_counts_among(e, &index),
+            (FLOW_EXTENSION, Some(((cx, cy), radius))) => {
+                Some(flow_within(e, (cx * sx, cy * sy), radius * sx.max(sy)))
+            }
             _ => Some(e.clone()),
         })
         .collect();
@@ -174,5 +209,53 @@ mod tests {
         // A template no larger than k is returned as it is.
         assert_eq!(central(&c, 4), c);
         assert_eq!(central(&c, 10), c);
+    }
+
+    #[test]
+    fn thinning_keeps_k_minutiae_spread_over_the_print_and_the_whole_flow() {
+        let mut t = Template::new(400, 400);
+        t.minutiae = (0..30u16)
+            .map(|i| minutia(10 + 12 * i, 20 + 11 * i))
+            .collect();
+        t.extensions
+            .push(ridge_counts::encode(&[(0, 1, 3), (5, 29, 4)]).unwrap());
+        let cells = vec![Some((0.5f32, 0.9f32)); 25 * 25];
+        t.extensions
+            .push(flow::encode(25, 25, 16, &cells).expect("a flow block"));
+        let a = thinned(&t, 10, 7);
+        assert_eq!(a, thinned(&t, 10, 7));
+        assert_ne!(a.minutiae, thinned(&t, 10, 8).minutiae);
+        assert_eq!(a.minutiae.len(), 10);
+        assert!(a.minutiae.iter().all(|m| t.minutiae.contains(m)));
+        assert!(a.minutiae.windows(2).all(|w| w[0].x < w[1].x), "order kept");
+        // Spread over the print, not gathered in the middle.
+        let xs: Vec<u16> = a.minutiae.iter().map(|m| m.x).collect();
+        assert!(
+            xs.iter().max().unwrap() - xs.iter().min().unwrap() > 150,
+            "{xs:?}"
+        );
+        let flow = |t: &Template| {
+            t.extensions
+                .iter()
+                .find(|e| e.kind == FLOW_EXTENSION)
+                .cloned()
+        };
+        assert_eq!(flow(&a), flow(&t));
+        // Counts survive only between kept minutiae, renumbered (over many draws, some
+        // of which keep both ends of a count).
+        let mut kept_pairs = 0;
+        for seed in 0..64 {
+            let a = thinned(&t, 10, seed);
+            let new = |i: usize| a.minutiae.iter().position(|m| *m == t.minutiae[i]);
+            let counts = RidgeCounts::from_extensions(&a.extensions, 10);
+            for (i, j, c) in [(0, 1, 3), (5, 29, 4)] {
+                let both = new(i).zip(new(j));
+                let got = both.and_then(|(p, q)| counts.as_ref()?.get(p, q));
+                assert_eq!(got, both.map(|_| c), "seed {seed}, count {i}-{j}");
+                kept_pairs += usize::from(both.is_some());
+            }
+        }
+        assert!(kept_pairs > 0);
+        assert_eq!(thinned(&t, 30, 7), t);
     }
 }

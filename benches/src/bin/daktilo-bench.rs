@@ -805,11 +805,22 @@ fn cut_comparisons(
     k: Option<usize>,
     strip: bool,
 ) -> anyhow::Result<Vec<(matching::Comparison, usize)>> {
-    let prepare = |cut: Option<usize>| -> anyhow::Result<Vec<PreparedTemplate>> {
+    cut_comparisons_by(templates, pairs, k, strip, daktilo_bench::crop::central)
+}
+
+/// [`cut_comparisons`] with the templates cut by `cut`.
+fn cut_comparisons_by(
+    templates: &[Template],
+    pairs: &[fvc::Pair],
+    k: Option<usize>,
+    strip: bool,
+    cut: impl Fn(&Template, usize) -> Template + Sync,
+) -> anyhow::Result<Vec<(matching::Comparison, usize)>> {
+    let prepare = |k: Option<usize>| -> anyhow::Result<Vec<PreparedTemplate>> {
         templates
             .par_iter()
             .map(|t| {
-                let mut t = cut.map_or_else(|| t.clone(), |k| daktilo_bench::crop::central(t, k));
+                let mut t = k.map_or_else(|| t.clone(), |k| cut(t, k));
                 if strip {
                     fvc::as_another_vendors(&mut t);
                 }
@@ -882,23 +893,32 @@ fn calibration_by_size(dataset: &Path, source: Source) -> anyhow::Result<()> {
         // exactly k minutiae), and the pairs as they are by the size of their smaller
         // template; impostors (every cross-finger pair) and genuine pairs (the FVC
         // protocol's).
-        let scores = |k: Option<usize>, genuine: bool| -> anyhow::Result<Vec<(f32, usize)>> {
-            let mut out = Vec::new();
-            for (set, templates) in &loaded {
-                let pairs = if genuine {
-                    fvc::protocol(set).0
-                } else {
-                    fvc::all_impostors(set)
-                };
-                out.extend(
-                    cut_comparisons(templates, &pairs, k, strip)?
-                        .into_iter()
-                        .filter(|(_, n)| k.is_none_or(|k| *n == k))
-                        .map(|(c, n)| (c.score, n)),
-                );
-            }
-            Ok(out)
-        };
+        let scores_by =
+            |k: Option<usize>, genuine: bool, thin: bool| -> anyhow::Result<Vec<(f32, usize)>> {
+                let mut out = Vec::new();
+                for (set, templates) in &loaded {
+                    let pairs = if genuine {
+                        fvc::protocol(set).0
+                    } else {
+                        fvc::all_impostors(set)
+                    };
+                    let cut = |t: &Template, k: usize| {
+                        if thin {
+                            daktilo_bench::crop::thinned(t, k, 1)
+                        } else {
+                            daktilo_bench::crop::central(t, k)
+                        }
+                    };
+                    out.extend(
+                        cut_comparisons_by(templates, &pairs, k, strip, cut)?
+                            .into_iter()
+                            .filter(|(_, n)| k.is_none_or(|k| *n == k))
+                            .map(|(c, n)| (c.score, n)),
+                    );
+                }
+                Ok(out)
+            };
+        let scores = |k, genuine| scores_by(k, genuine, false);
         let mut rows: Vec<(String, Vec<f32>, Vec<f32>)> = Vec::new();
         let just = |v: Vec<(f32, usize)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
         for &k in CROP_SIZES {
@@ -906,6 +926,13 @@ fn calibration_by_size(dataset: &Path, source: Source) -> anyhow::Result<()> {
                 format!("cut to {k}"),
                 just(scores(Some(k), false)?),
                 just(scores(Some(k), true)?),
+            ));
+        }
+        for &k in CROP_SIZES {
+            rows.push((
+                format!("thinned to {k}"),
+                just(scores_by(Some(k), false, true)?),
+                just(scores_by(Some(k), true, true)?),
             ));
         }
         let (impostors, genuine) = (scores(None, false)?, scores(None, true)?);
