@@ -271,10 +271,11 @@ enum Command {
         #[arg(long)]
         dataset: PathBuf,
         /// Fit on the ISO templates, or on Daktilo's own templates of the images (those the
-        /// daemon makes from scanner images; the shipped table).
+        /// daemon makes from scanner images; the shipped tables).
         #[arg(long, value_enum, default_value = "image")]
         source: Source,
-        /// Also write the raw impostor scores, one per line.
+        /// Also write the raw impostor scores of the templates as they are, one per line (those
+        /// with the ridge flow when the templates carry it).
         #[arg(long)]
         raw: Option<PathBuf>,
         /// Write the tables to this file (`engine/src/matching/calibration_tables.rs`)
@@ -283,7 +284,8 @@ enum Command {
         out: Option<PathBuf>,
         /// Instead of fitting, print how often impostors (and genuine pairs) reach the
         /// thresholds when one side is a small capture (a template cut to its k most central
-        /// minutiae), by k, and on the pairs as they are by the smaller template's size.
+        /// minutiae) or a sparse one (k minutiae drawn over the whole print), by k, and on
+        /// the pairs as they are by the smaller template's size.
         #[arg(long)]
         by_size: bool,
     },
@@ -722,6 +724,8 @@ fn calibrate(
     let mut file = String::from(
         "// Written by `daktilo-bench calibrate --out`; do not edit. See docs/matching.md.\n",
     );
+    // `--raw` takes the first kind the data has: with the flow for our own templates.
+    let mut raw_written = false;
     // The templates as they are, and the same templates without their ridge flow and
     // ridge counts (minutiae alone, as another vendor's templates are compared): each kind
     // of comparison has its tables.
@@ -746,10 +750,19 @@ fn calibrate(
             .map(|(c, n)| (f64::from(c.raw), n))
             .collect();
         if natural.is_empty() {
+            if out.is_some() {
+                bail!(
+                    "no comparison of {kind} in the data: the tables are fitted on our own \
+                     templates (--source image)"
+                );
+            }
             eprintln!("{name}: no comparison of this kind in the data");
             continue;
         }
-        if !strip && let Some(p) = raw_out {
+        if let Some(p) = raw_out
+            && !raw_written
+        {
+            raw_written = true;
             let mut w = std::io::BufWriter::new(std::fs::File::create(p)?);
             for (r, _) in &natural {
                 writeln!(w, "{r}")?;
@@ -791,9 +804,6 @@ fn calibrate(
     }
     Ok(())
 }
-
-/// The sizes `calibrate --by-size` cuts templates to.
-const CROP_SIZES: &[usize] = &[4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32];
 
 /// The `pairs` of `templates` (one set) compared with one side cut down to its `k` most
 /// central minutiae, both ways round (`None`: both sides as they are, each pair once);
@@ -921,14 +931,14 @@ fn calibration_by_size(dataset: &Path, source: Source) -> anyhow::Result<()> {
         let scores = |k, genuine| scores_by(k, genuine, false);
         let mut rows: Vec<(String, Vec<f32>, Vec<f32>)> = Vec::new();
         let just = |v: Vec<(f32, usize)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
-        for &k in CROP_SIZES {
+        for &k in CALIBRATED_SIZES {
             rows.push((
                 format!("cut to {k}"),
                 just(scores(Some(k), false)?),
                 just(scores(Some(k), true)?),
             ));
         }
-        for &k in CROP_SIZES {
+        for &k in CALIBRATED_SIZES {
             rows.push((
                 format!("thinned to {k}"),
                 just(scores_by(Some(k), false, true)?),

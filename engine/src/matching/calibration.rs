@@ -14,18 +14,19 @@ pub type Score = f32;
 /// and extrapolated linearly beyond the last. Scores up to 30 (FMR 1e-3) are measured;
 /// above, they extend the exponential impostor tail seen between FMR 1e-1 and 1e-3.
 #[derive(Debug, Clone, Copy)]
-pub struct Table {
+struct Table {
     /// Minutiae of the smaller of the two templates the table was fitted for.
-    pub minutiae: u16,
+    minutiae: u16,
     /// The knots, from (0, 0).
-    pub knots: &'static [(f32, f32)],
+    knots: &'static [(f32, f32)],
 }
 
 /// Maps a raw similarity to a calibrated score: with the tables for comparisons of minutiae
 /// alone, or for those that compared the ridge flow too (`flow`), whose raw similarities
 /// run lower; `smaller` is the number of minutiae of the smaller template. A small
 /// template fits somewhere on many large ones, so the same raw similarity is much more
-/// common among impostors when one side is small (docs/matching.md, "Small templates"):
+/// common among impostors when one side is small (docs/matching.md, "By the size of the
+/// smaller template"):
 /// each kind has a table per size of the smaller template, fitted on impostor pairs with
 /// one side cut down to that size, and the score is interpolated between the two tables
 /// whose sizes bracket `smaller` (below the first, the first; above the last, the last).

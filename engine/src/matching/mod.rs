@@ -10,8 +10,8 @@
 //! minutiae that mate under the best one scales the score (`consolidation.rs`); between
 //! templates of Daktilo's own extractor, so do how alike the ridges run under that
 //! placement and whether the ridge counts between the mates agree (`ridge_counts.rs`).
-//! The raw result in `[0, 1]` is mapped to a calibrated score, about −10·log10(FMR)
-//! (see [`calibration`]).
+//! The raw result in `[0, 1]` is mapped to a calibrated score, about −10·log10(FMR), by a
+//! table for the size of the smaller template (see [`calibration`]).
 //!
 //! The algorithm and its sources are described in `docs/matching.md`.
 
