@@ -54,6 +54,16 @@ impl SynthModel {
             SynthModel::Points => "points",
         }
     }
+
+    /// The name in the note beside a gallery ([`FillerNote`]), which changes with the
+    /// model's fillers: "ridges" was the ridge model before its field was warped toward the
+    /// vertical (`synth::ridges::WARP`, twenty-sixth session).
+    fn marker(self) -> &'static str {
+        match self {
+            SynthModel::Ridges => "ridges-2",
+            SynthModel::Points => "points",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -1070,7 +1080,7 @@ impl FillerNote {
     fn write(dir: &Path, source: Source, model: SynthModel) -> std::io::Result<()> {
         std::fs::write(
             dir.join(Self::FILE),
-            format!("{} {}", source.name(), model.name()),
+            format!("{} {}", source.name(), model.marker()),
         )
     }
 
@@ -1531,10 +1541,12 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                     args.source.name()
                 );
             }
-            if built_with != args.model.name() {
+            if built_with != args.model.marker() {
                 bail!(
-                    "{} was built with --model {built_with}, not {}: use another folder",
+                    "{} was built with the {built_with} model, not {} (--model {}): use \
+                     another folder",
                     dir.display(),
+                    args.model.marker(),
                     args.model.name()
                 );
             }
