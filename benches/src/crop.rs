@@ -7,12 +7,13 @@
 //! the ridge flow within the disc they span (plus one flow block), as the extractor would
 //! have written them for a capture of that disc.
 
-use daktilo_engine::matching::{flow::FLOW_EXTENSION, ridge_counts::RIDGE_COUNT_EXTENSION};
+use daktilo_engine::matching::flow::{self, FLOW_EXTENSION};
+use daktilo_engine::matching::ridge_counts::{self, RIDGE_COUNT_EXTENSION, RidgeCounts};
+use daktilo_engine::matching::{self, Comparison, PreparedTemplate};
 use daktilo_engine::template::{Extension, Template};
+use rayon::prelude::*;
 
-/// Bytes before the ridge-flow blocks: version, block side, first column and row, columns
-/// and rows (`engine::matching::flow`).
-const FLOW_HEADER: usize = 6;
+use crate::fvc;
 /// Pixels per centimetre at 500 ppi, the frame of the ridge-flow block.
 const PPCM_500: f32 = 500.0 / 2.54;
 
@@ -65,12 +66,6 @@ pub fn thinned(template: &Template, k: usize, seed: u64) -> Template {
 fn keep(template: &Template, chosen: &[usize], disc: Option<((f32, f32), f32)>) -> Template {
     let mut kept = chosen.to_vec();
     kept.sort_unstable();
-    let n = template.minutiae.len();
-    // The new index of each old one, where kept.
-    let mut index = vec![None; n];
-    for (new, &old) in kept.iter().enumerate() {
-        index[old] = u8::try_from(new).ok();
-    }
     let mut out = template.clone();
     out.minutiae = kept.iter().map(|&i| template.minutiae[i]).collect();
     let (sx, sy) = scale_to_500(template);
@@ -78,7 +73,7 @@ fn keep(template: &Template, chosen: &[usize], disc: Option<((f32, f32), f32)>) 
         .extensions
         .iter()
         .filter_map(|e| match (e.kind, disc) {
-            (RIDGE_COUNT_EXTENSION, _) => ridge_counts_among(e, &index),
+            (RIDGE_COUNT_EXTENSION, _) => ridge_counts_among(e, template.minutiae.len(), &kept),
             (FLOW_EXTENSION, Some(((cx, cy), radius))) => {
                 Some(flow_within(e, (cx * sx, cy * sy), radius * sx.max(sy)))
             }
@@ -86,6 +81,50 @@ fn keep(template: &Template, chosen: &[usize], disc: Option<((f32, f32), f32)>) 
         })
         .collect();
     out
+}
+
+/// The `pairs` (indices into `templates`) compared with one side cut down by `cut` to `k`
+/// minutiae, both ways round (`None`: both sides as they are, each pair once); with the
+/// templates' ridge-flow and ridge-count blocks, or without them (`strip`, as another
+/// vendor's templates are compared). Each comparison comes with the minutiae of its
+/// smaller template, which the calibration depends on.
+pub fn comparisons(
+    templates: &[Template],
+    pairs: &[fvc::Pair],
+    k: Option<usize>,
+    strip: bool,
+    cut: impl Fn(&Template, usize) -> Template + Sync,
+) -> anyhow::Result<Vec<(Comparison, usize)>> {
+    let prepare = |k: Option<usize>| -> anyhow::Result<Vec<PreparedTemplate>> {
+        templates
+            .par_iter()
+            .map(|t| {
+                let mut t = k.map_or_else(|| t.clone(), |k| cut(t, k));
+                if strip {
+                    fvc::as_another_vendors(&mut t);
+                }
+                Ok(matching::prepare(&t)?)
+            })
+            .collect()
+    };
+    let full = prepare(None)?;
+    let compare = |a: &PreparedTemplate, b: &PreparedTemplate| {
+        (
+            matching::compare_detailed(a, b),
+            a.minutiae().min(b.minutiae()),
+        )
+    };
+    let Some(k) = k else {
+        return Ok(pairs
+            .par_iter()
+            .map(|&(a, b)| compare(&full[a], &full[b]))
+            .collect());
+    };
+    let small = prepare(Some(k))?;
+    Ok(pairs
+        .par_iter()
+        .flat_map_iter(|&(a, b)| [compare(&full[a], &small[b]), compare(&small[a], &full[b])])
+        .collect())
 }
 
 fn centroid(template: &Template) -> (f32, f32) {
@@ -103,30 +142,31 @@ fn scale_to_500(template: &Template) -> (f32, f32) {
     (f(r.x), f(r.y))
 }
 
-/// The ridge-count block with only the counts between kept minutiae, renumbered; `None`
-/// when none is left (or the block is not one this crate can read).
-fn ridge_counts_among(e: &Extension, index: &[Option<u8>]) -> Option<Extension> {
-    let (&version, rest) = e.data.split_first()?;
-    let mut data = vec![version];
-    for t in rest.chunks_exact(3) {
-        let new = |i: u8| index.get(usize::from(i)).copied().flatten();
-        if let (Some(i), Some(j)) = (new(t[0]), new(t[1])) {
-            data.extend([i.min(j), i.max(j), t[2]]);
+/// The ridge-count block with only the counts between the `kept` minutiae (old indices, in
+/// order), renumbered; `None` when none is left, or the block is not one the matcher reads.
+fn ridge_counts_among(e: &Extension, n: usize, kept: &[usize]) -> Option<Extension> {
+    let counts = RidgeCounts::from_extensions(std::slice::from_ref(e), n)?;
+    let mut triples = Vec::new();
+    for (i, &a) in kept.iter().enumerate() {
+        for (j, &b) in kept.iter().enumerate().skip(i + 1) {
+            if let (Some(c), Ok(i), Ok(j)) = (counts.get(a, b), u8::try_from(i), u8::try_from(j)) {
+                triples.push((i, j, c));
+            }
         }
     }
-    (data.len() > 1).then_some(Extension { kind: e.kind, data })
+    ridge_counts::encode(&triples)
 }
 
 /// The ridge-flow block with every block whose centre lies more than one block beyond
 /// `radius` (px at 500 ppi) from `centre` marked as off the print.
 fn flow_within(e: &Extension, centre: (f32, f32), radius: f32) -> Extension {
     let mut out = e.clone();
-    let Some(&[_, block, x0, y0, bw, _]) = e.data.first_chunk::<FLOW_HEADER>() else {
+    let Some(&[_, block, x0, y0, bw, _]) = e.data.first_chunk::<{ flow::HEADER }>() else {
         return out;
     };
     let (block, bw) = (f32::from(block), usize::from(bw).max(1));
     let reach = radius + block;
-    for (i, cell) in out.data[FLOW_HEADER..].chunks_exact_mut(2).enumerate() {
+    for (i, cell) in out.data[flow::HEADER..].chunks_exact_mut(2).enumerate() {
         let x = (f32::from(x0) + (i % bw) as f32 + 0.5) * block;
         let y = (f32::from(y0) + (i / bw) as f32 + 0.5) * block;
         if (x - centre.0).hypot(y - centre.1) > reach {
@@ -139,8 +179,7 @@ fn flow_within(e: &Extension, centre: (f32, f32), radius: f32) -> Extension {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use daktilo_engine::matching::flow::{self, Flow};
-    use daktilo_engine::matching::ridge_counts::{self, RidgeCounts};
+    use daktilo_engine::matching::flow::Flow;
     use daktilo_engine::template::{Minutia, MinutiaKind};
 
     fn minutia(x: u16, y: u16) -> Minutia {
@@ -192,7 +231,7 @@ mod tests {
             .find(|e| e.kind == FLOW_EXTENSION)
             .unwrap();
         let on = |d: &[u8]| {
-            d[FLOW_HEADER..]
+            d[flow::HEADER..]
                 .chunks_exact(2)
                 .filter(|c| c[1] > 0)
                 .count()

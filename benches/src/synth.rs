@@ -337,7 +337,7 @@ mod tests {
                 .iter()
                 .find(|e| e.kind == flow::FLOW_EXTENSION)
                 .expect("a flow block");
-            for c in e.data[6..].chunks_exact(2).filter(|c| c[1] > 0) {
+            for c in e.data[flow::HEADER..].chunks_exact(2).filter(|c| c[1] > 0) {
                 // The direction in 1/256 of a half turn: 64 is vertical.
                 let d = i32::from(c[0]);
                 vertical += usize::from((d - 64).abs() < 22);

@@ -13,7 +13,7 @@
 
 use daktilo_bench::{crop, fvc};
 use daktilo_engine::datasets;
-use daktilo_engine::matching::{self, threshold_for_fmr};
+use daktilo_engine::matching::threshold_for_fmr;
 use daktilo_engine::template::Template;
 
 /// Impostor scores of every cross-finger pair of a set, one side cut to `cut` minutiae
@@ -25,42 +25,21 @@ fn impostor_scores(
     strip: bool,
     cut: Option<usize>,
 ) -> Vec<f32> {
-    let prepare = |k: Option<usize>| -> Vec<matching::PreparedTemplate> {
-        templates
-            .iter()
-            .map(|t| {
-                let mut t = k.map_or_else(|| t.clone(), |k| crop::central(t, k));
-                if strip {
-                    fvc::as_another_vendors(&mut t);
-                }
-                matching::prepare(&t).unwrap()
-            })
-            .collect()
-    };
-    let full = prepare(None);
-    let mut scores = Vec::new();
-    let mut push = |a: &matching::PreparedTemplate, b: &matching::PreparedTemplate| {
-        let c = matching::compare_detailed(a, b);
+    crop::comparisons(
+        templates,
+        &fvc::all_impostors(set),
+        cut,
+        strip,
+        crop::central,
+    )
+    .unwrap()
+    .into_iter()
+    .filter(|(c, smaller)| {
         assert_eq!(c.flow, !strip);
-        if cut.is_none_or(|k| a.minutiae().min(b.minutiae()) == k) {
-            scores.push(c.score);
-        }
-    };
-    match cut {
-        None => {
-            for (a, b) in fvc::all_impostors(set) {
-                push(&full[a], &full[b]);
-            }
-        }
-        Some(k) => {
-            let small = prepare(Some(k));
-            for (a, b) in fvc::all_impostors(set) {
-                push(&full[a], &small[b]);
-                push(&small[a], &full[b]);
-            }
-        }
-    }
-    scores
+        cut.is_none_or(|k| *smaller == k)
+    })
+    .map(|(c, _)| c.score)
+    .collect()
 }
 
 fn share_at(scores: &[f32], fmr: f64) -> f64 {

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use daktilo_bench::crop;
 use daktilo_bench::det;
 use daktilo_bench::fvc::{self, Set};
 use daktilo_bench::metrics::{self, ErrorRates};
@@ -815,57 +816,14 @@ fn calibrate(
     Ok(())
 }
 
-/// The `pairs` of `templates` (one set) compared with one side cut down to its `k` most
-/// central minutiae, both ways round (`None`: both sides as they are, each pair once);
-/// with the templates' flow and ridge-count blocks, or without (`strip`). Each comparison
-/// comes with the minutiae of its smaller template.
+/// [`crop::comparisons`] with one side cut to its `k` most central minutiae.
 fn cut_comparisons(
     templates: &[Template],
     pairs: &[fvc::Pair],
     k: Option<usize>,
     strip: bool,
 ) -> anyhow::Result<Vec<(matching::Comparison, usize)>> {
-    cut_comparisons_by(templates, pairs, k, strip, daktilo_bench::crop::central)
-}
-
-/// [`cut_comparisons`] with the templates cut by `cut`.
-fn cut_comparisons_by(
-    templates: &[Template],
-    pairs: &[fvc::Pair],
-    k: Option<usize>,
-    strip: bool,
-    cut: impl Fn(&Template, usize) -> Template + Sync,
-) -> anyhow::Result<Vec<(matching::Comparison, usize)>> {
-    let prepare = |k: Option<usize>| -> anyhow::Result<Vec<PreparedTemplate>> {
-        templates
-            .par_iter()
-            .map(|t| {
-                let mut t = k.map_or_else(|| t.clone(), |k| cut(t, k));
-                if strip {
-                    fvc::as_another_vendors(&mut t);
-                }
-                Ok(matching::prepare(&t)?)
-            })
-            .collect()
-    };
-    let full = prepare(None)?;
-    let compare = |a: &PreparedTemplate, b: &PreparedTemplate| {
-        (
-            matching::compare_detailed(a, b),
-            a.minutiae().min(b.minutiae()),
-        )
-    };
-    let Some(k) = k else {
-        return Ok(pairs
-            .par_iter()
-            .map(|&(a, b)| compare(&full[a], &full[b]))
-            .collect());
-    };
-    let cut = prepare(Some(k))?;
-    Ok(pairs
-        .par_iter()
-        .flat_map_iter(|&(a, b)| [compare(&full[a], &cut[b]), compare(&cut[a], &full[b])])
-        .collect())
+    crop::comparisons(templates, pairs, k, strip, crop::central)
 }
 
 /// `calibrate --by-size`: the share of impostor comparisons at or above scores 10, 20, 30
@@ -924,13 +882,13 @@ fn calibration_by_size(dataset: &Path, source: Source) -> anyhow::Result<()> {
                     };
                     let cut = |t: &Template, k: usize| {
                         if thin {
-                            daktilo_bench::crop::thinned(t, k, 1)
+                            crop::thinned(t, k, 1)
                         } else {
-                            daktilo_bench::crop::central(t, k)
+                            crop::central(t, k)
                         }
                     };
                     out.extend(
-                        cut_comparisons_by(templates, &pairs, k, strip, cut)?
+                        crop::comparisons(templates, &pairs, k, strip, cut)?
                             .into_iter()
                             .filter(|(_, n)| k.is_none_or(|k| *n == k))
                             .map(|(c, n)| (c.score, n)),

@@ -28,8 +28,8 @@ pub const FLOW_EXTENSION: u16 = 0xDA01;
 const FLOW_VERSION: u8 = 1;
 /// Side of a flow block, px at 500 ppi.
 pub const FLOW_BLOCK: usize = 16;
-/// Bytes before the blocks.
-const HEADER: usize = 6;
+/// Bytes before the blocks (each block then two bytes: direction and coherence).
+pub const HEADER: usize = 6;
 /// Most bytes of block data: the formats' 16-bit block length, less the 4-byte block
 /// header that ANSI INCITS 378 counts in it.
 const MAX_DATA: usize = u16::MAX as usize - 4;
