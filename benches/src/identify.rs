@@ -3,6 +3,9 @@
 
 use std::time::Instant;
 
+use daktilo_engine::search::Candidate;
+use daktilo_engine::template::FingerPosition;
+
 /// Resident memory of this process, bytes (Linux; 0 elsewhere).
 pub fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -144,6 +147,56 @@ pub fn fnir_at_fpir(
         misses as f64 / mated_mate_scores.len().max(1) as f64,
         threshold,
     )
+}
+
+/// The finger positions the FVC sets stand for when the harness makes subjects of several
+/// fingers (`identify --subject-fingers K`): set k's prints are finger `SUBJECT_POSITIONS[k]`
+/// of a subject, so subject 101 holds DB1_B's finger 101 as its right index, DB2_B's finger
+/// 101 as its left index, and so on. The four sets were taken from different people, so
+/// such a subject is chimeric; its fingers are as independent as a person's are assumed to
+/// be by the score fusion. The order is the one the register captures in (indexes first).
+pub const SUBJECT_POSITIONS: [FingerPosition; 4] = [
+    FingerPosition::RightIndex,
+    FingerPosition::LeftIndex,
+    FingerPosition::RightThumb,
+    FingerPosition::LeftThumb,
+];
+
+/// How many times each impression of a finger is used in the multi-finger searches: each
+/// time beside other impressions of the subject's other fingers.
+pub const ROTATIONS: usize = 4;
+
+/// The impressions of a subject's multi-finger searches: one list per search, holding for
+/// each of the `sets` fingers the impression it is searched with. Rotation 0 takes the same
+/// impression of every finger; rotation r takes impression `i + r·k` (cyclically) of finger
+/// k, so that each impression of each finger is searched [`ROTATIONS`] times, each time
+/// beside other impressions (all different while `impressions` holds more than
+/// [`ROTATIONS`] − 1 entries).
+pub fn impression_sets(impressions: &[u32], sets: usize) -> Vec<Vec<u32>> {
+    let m = impressions.len();
+    (0..ROTATIONS)
+        .flat_map(|r| {
+            (0..m).map(move |i| (0..sets).map(|k| impressions[(i + r * k) % m]).collect())
+        })
+        .collect()
+}
+
+/// One finger of a fused search's candidates, as a search with that finger alone would
+/// rank them: (subject, that finger's score), best first, ties to the lower subject.
+/// Exact when the search returned every candidate (no `max_results` cut): each probe
+/// finger's stages run on their own, and fusion only combines their results.
+pub fn finger_alone(candidates: &[Candidate], finger: FingerPosition) -> Vec<(u64, f32)> {
+    let mut alone: Vec<(u64, f32)> = candidates
+        .iter()
+        .filter_map(|c| {
+            c.fingers
+                .iter()
+                .find(|f| f.finger == finger && f.score > 0.0)
+                .map(|f| (c.subject, f.score))
+        })
+        .collect();
+    alone.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    alone
 }
 
 /// Re-ranking sizes the funnel report tries (those up to its depth).
@@ -366,6 +419,65 @@ impl std::fmt::Display for FunnelReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_impression_is_searched_in_every_rotation_beside_other_impressions() {
+        let impressions: Vec<u32> = (2..=8).collect();
+        let sets = impression_sets(&impressions, 4);
+        assert_eq!(sets.len(), ROTATIONS * impressions.len());
+        // Rotation 0 searches one impression of every finger.
+        for (i, s) in sets[..impressions.len()].iter().enumerate() {
+            assert_eq!(s, &vec![impressions[i]; 4]);
+        }
+        // No search twice, and every finger's impressions used ROTATIONS times each.
+        let distinct: std::collections::BTreeSet<&Vec<u32>> = sets.iter().collect();
+        assert_eq!(distinct.len(), sets.len());
+        for k in 0..4 {
+            for &i in &impressions {
+                assert_eq!(sets.iter().filter(|s| s[k] == i).count(), ROTATIONS);
+            }
+        }
+        // Eight impressions (the non-mated searches) too.
+        let eight: Vec<u32> = (1..=8).collect();
+        let sets = impression_sets(&eight, 4);
+        let distinct: std::collections::BTreeSet<&Vec<u32>> = sets.iter().collect();
+        assert_eq!(distinct.len(), ROTATIONS * 8);
+    }
+
+    #[test]
+    fn one_finger_of_a_fused_search_ranks_by_its_own_score() {
+        use daktilo_engine::search::FingerScore;
+        let score = |finger, score| FingerScore {
+            finger,
+            template_id: 0,
+            score,
+        };
+        let (ri, li) = (FingerPosition::RightIndex, FingerPosition::LeftIndex);
+        let candidates = vec![
+            Candidate {
+                subject: 7,
+                score: 90.0,
+                fingers: vec![score(ri, 10.0), score(li, 80.0)],
+            },
+            Candidate {
+                subject: 5,
+                score: 40.0,
+                fingers: vec![score(ri, 30.0)],
+            },
+            Candidate {
+                subject: 3,
+                score: 30.0,
+                fingers: vec![score(ri, 30.0), score(li, 0.0)],
+            },
+        ];
+        assert_eq!(
+            finger_alone(&candidates, ri),
+            vec![(3, 30.0), (5, 30.0), (7, 10.0)]
+        );
+        // A finger scored 0 is no candidate of that finger.
+        assert_eq!(finger_alone(&candidates, li), vec![(7, 80.0)]);
+        assert!(finger_alone(&candidates, FingerPosition::RightThumb).is_empty());
+    }
 
     #[test]
     fn fnir_counts_mates_below_the_fpir_threshold() {

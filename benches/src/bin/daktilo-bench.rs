@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use daktilo_bench::crop;
 use daktilo_bench::det;
 use daktilo_bench::fvc::{self, Set};
+use daktilo_bench::identify::SUBJECT_POSITIONS;
 use daktilo_bench::metrics::{self, ErrorRates};
 use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
 use daktilo_engine::matching::{self, PreparedTemplate};
@@ -245,6 +246,15 @@ enum Command {
         /// is not reused with the other).
         #[arg(long, value_enum, default_value_t = SynthModel::Ridges)]
         model: SynthModel,
+        /// Fingers per subject (1 to 4). With 1, every template is a subject of its own and
+        /// the probes' finger is unknown. With K > 1, the first K sets are taken as K
+        /// fingers of each subject (DB1_B's finger 101 as subject 101's right index, DB2_B's
+        /// as its left index, then the thumbs), the fillers are subjects of K fingers, and
+        /// each search gives the K fingers with their positions and ranks subjects by the
+        /// fused score; each finger alone is reported beside it (build its gallery in its
+        /// own folder).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
+        subject_fingers: u8,
     },
     /// The service over loopback gRPC: ten-print enrolments per second, identification
     /// latency with concurrent clients at a large registry, and load shedding at twice the
@@ -975,8 +985,10 @@ fn entry_of(template: &Template, subject: u64, finger: FingerPosition) -> anyhow
     })
 }
 
-/// Appends `count` synthetic templates of `model` (subjects `first..first+count`) to a
-/// gallery, with the ridge-flow block of our own extractor's templates when `flow` is set.
+/// Appends `count` synthetic templates of `model` to a gallery, with the ridge-flow block of
+/// our own extractor's templates when `flow` is set. With one finger per subject, template k
+/// is subject `first + k` at the position the model drew; with `fingers` > 1, template k is
+/// subject `first + k / fingers` at position `SUBJECT_POSITIONS[k % fingers]`.
 fn add_synthetic(
     gallery: &Gallery,
     first: u64,
@@ -984,6 +996,7 @@ fn add_synthetic(
     seed: u64,
     flow: bool,
     model: SynthModel,
+    fingers: usize,
 ) -> anyhow::Result<()> {
     let bar = (std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(count);
@@ -1001,8 +1014,13 @@ fn add_synthetic(
         let entries: Vec<NewEntry> = (done..done + n)
             .into_par_iter()
             .map(|k| {
-                let t = daktilo_bench::synth::finger_with(seed, first + k, flow, model.model());
-                entry_of(&t, first + k, t.finger)
+                let mut t = daktilo_bench::synth::finger_with(seed, first + k, flow, model.model());
+                if fingers > 1 {
+                    t.finger = SUBJECT_POSITIONS[k as usize % fingers];
+                    entry_of(&t, first + k / fingers as u64, t.finger)
+                } else {
+                    entry_of(&t, first + k, t.finger)
+                }
             })
             .collect::<anyhow::Result<_>>()?;
         gallery.append(entries)?;
@@ -1030,16 +1048,20 @@ fn add_synthetic(
 struct FillerNote {
     built_for: String,
     built_with: String,
+    /// Fingers per filler subject (a third word; 1 where the note has none).
+    fingers: usize,
 }
 
 impl FillerNote {
     const FILE: &'static str = "daktilo-bench-source";
 
-    fn write(dir: &Path, source: Source, model: SynthModel) -> std::io::Result<()> {
-        std::fs::write(
-            dir.join(Self::FILE),
-            format!("{} {}", source.name(), model.marker()),
-        )
+    fn write(dir: &Path, source: Source, model: SynthModel, fingers: usize) -> std::io::Result<()> {
+        let text = if fingers > 1 {
+            format!("{} {} {fingers}", source.name(), model.marker())
+        } else {
+            format!("{} {}", source.name(), model.marker())
+        };
+        std::fs::write(dir.join(Self::FILE), text)
     }
 
     fn read(dir: &Path) -> Self {
@@ -1048,6 +1070,7 @@ impl FillerNote {
         Self {
             built_for: words.next().unwrap_or("iso").to_owned(),
             built_with: words.next().unwrap_or("points").to_owned(),
+            fingers: words.next().and_then(|w| w.parse().ok()).unwrap_or(1),
         }
     }
 }
@@ -1069,9 +1092,9 @@ fn synth(
         );
     }
     let source = if flow { Source::Image } else { Source::Iso };
-    FillerNote::write(out, source, model)?;
+    FillerNote::write(out, source, model, 1)?;
     let started = Instant::now();
-    add_synthetic(&gallery, 1, count, seed, flow, model)?;
+    add_synthetic(&gallery, 1, count, seed, flow, model, 1)?;
     eprintln!(
         "{count} synthetic templates written to {} in {:.1} s",
         out.display(),
@@ -1377,6 +1400,7 @@ struct IdentifyArgs<'a> {
     funnel: usize,
     json: bool,
     model: SynthModel,
+    subject_fingers: usize,
 }
 
 #[derive(Serialize)]
@@ -1384,14 +1408,31 @@ struct Exhaustive {
     probes: usize,
     rank1: f64,
     two_stage_rank1_same_probes: f64,
-    /// Wall time of the batched exhaustive pass divided by the probes in it.
+    /// Wall time of the batched exhaustive pass divided by the probes in it (single-finger
+    /// searches), or the median exhaustive search (multi-finger searches, not batched).
     ms_per_probe: f64,
+    batched: bool,
+}
+
+/// With `--subject-fingers` K > 1: one finger of the searches, ranked by its own score.
+#[derive(Serialize)]
+struct FingerAlone {
+    finger: String,
+    set: String,
+    rank1: f64,
+    fnir_at_fpir_1pct: f64,
+    fnir_at_fpir_01pct: f64,
 }
 
 #[derive(Serialize)]
 struct IdentifyReport {
     gallery_size: usize,
     enrolled_fvc_fingers: usize,
+    /// Fingers per subject (`--subject-fingers`): the searches give this many fingers.
+    subject_fingers: usize,
+    /// With more than one finger per subject: each finger alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fingers_alone: Vec<FingerAlone>,
     /// How the synthetic fillers' minutiae were placed ("ridges" or "points").
     synth_model: &'static str,
     mated_searches: usize,
@@ -1432,6 +1473,101 @@ struct IdentifyReport {
     funnel: Option<daktilo_bench::identify::FunnelReport>,
 }
 
+/// The identification harness's prints: who is enrolled and which searches are made.
+struct IdentifySearches {
+    /// (subject, position, impression 1).
+    enrolled: Vec<(u64, FingerPosition, Template)>,
+    /// (the mate's subject, the probe's fingers).
+    mated: Vec<(u64, Vec<ProbeFinger>)>,
+    /// The mated searches' names, for the funnel report.
+    mated_names: Vec<String>,
+    nonmated: Vec<Vec<ProbeFinger>>,
+}
+
+impl IdentifySearches {
+    /// With one finger per subject, every set's fingers in `--enrol-fingers` are enrolled
+    /// (impression 1), each a subject of unknown position, and searched with their other
+    /// impressions; the others are searched without being enrolled. With K fingers, `sets`
+    /// are the K fingers of each subject (`SUBJECT_POSITIONS`), and the searches give one
+    /// impression of each, as `identify::impression_sets` pairs them.
+    fn load(sets: &[Set], args: &IdentifyArgs) -> anyhow::Result<Self> {
+        let (first, last) = args.enrol_fingers;
+        let enrolling = |finger: u32| (first..=last).contains(&finger);
+        let mut out = Self {
+            enrolled: Vec::new(),
+            mated: Vec::new(),
+            mated_names: Vec::new(),
+            nonmated: Vec::new(),
+        };
+        let alone = |t: Template| {
+            vec![ProbeFinger {
+                finger: FingerPosition::Unknown,
+                template: t,
+            }]
+        };
+        let mut prints = std::collections::BTreeMap::new();
+        for (si, set) in sets.iter().enumerate() {
+            let templates = load_templates(set, args.source, &[])?;
+            for (sample, t) in set.samples.iter().zip(templates) {
+                if args.subject_fingers > 1 {
+                    prints.insert((sample.finger, sample.impression, si), t);
+                    continue;
+                }
+                let subject = 1_000_000_000 + si as u64 * 1000 + u64::from(sample.finger);
+                if !enrolling(sample.finger) {
+                    out.nonmated.push(alone(t));
+                } else if sample.impression == 1 {
+                    out.enrolled.push((subject, FingerPosition::Unknown, t));
+                } else {
+                    out.mated.push((subject, alone(t)));
+                    out.mated_names.push(format!(
+                        "{} {}_{}",
+                        set.name, sample.finger, sample.impression
+                    ));
+                }
+            }
+        }
+        let fingers: std::collections::BTreeSet<u32> = prints.keys().map(|p| p.0).collect();
+        for finger in fingers {
+            // The impressions every set holds of this finger.
+            let impressions: Vec<u32> = (1..=8)
+                .filter(|&i| (0..sets.len()).all(|si| prints.contains_key(&(finger, i, si))))
+                .collect();
+            let probe = |of: &[u32]| -> Vec<ProbeFinger> {
+                of.iter()
+                    .enumerate()
+                    .map(|(si, &i)| ProbeFinger {
+                        finger: SUBJECT_POSITIONS[si],
+                        template: prints[&(finger, i, si)].clone(),
+                    })
+                    .collect()
+            };
+            let subject = 1_000_000_000 + u64::from(finger);
+            if !enrolling(finger) {
+                for of in daktilo_bench::identify::impression_sets(&impressions, sets.len()) {
+                    out.nonmated.push(probe(&of));
+                }
+                continue;
+            }
+            if impressions.first() != Some(&1) {
+                bail!("finger {finger}: impression 1 is missing from one of the sets");
+            }
+            for (si, &position) in SUBJECT_POSITIONS.iter().enumerate().take(sets.len()) {
+                out.enrolled
+                    .push((subject, position, prints[&(finger, 1, si)].clone()));
+            }
+            for of in daktilo_bench::identify::impression_sets(&impressions[1..], sets.len()) {
+                out.mated_names.push(format!(
+                    "subject {finger}, impressions {}",
+                    of.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+                ));
+                out.mated.push((subject, probe(&of)));
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let sets = fvc::discover(
         args.dataset,
@@ -1444,33 +1580,24 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     if sets.is_empty() {
         bail!("{}: no FVC-style sets found", args.dataset.display());
     }
-    // The chosen fingers of every set (101-105 unless told) are enrolled (impression 1)
-    // and searched with their other impressions; the others are searched without being
-    // enrolled.
-    let (first, last) = args.enrol_fingers;
-    let mut enrolled = Vec::new();
-    let mut mated = Vec::new();
-    let mut mated_names = Vec::new();
-    let mut nonmated = Vec::new();
-    for (si, set) in sets.iter().enumerate() {
-        let templates = load_templates(set, args.source, &[])?;
-        for (sample, t) in set.samples.iter().zip(templates) {
-            let subject = 1_000_000_000 + si as u64 * 1000 + u64::from(sample.finger);
-            if (first..=last).contains(&sample.finger) {
-                if sample.impression == 1 {
-                    enrolled.push((subject, t));
-                } else {
-                    mated.push((subject, t));
-                    mated_names.push(format!(
-                        "{} {}_{}",
-                        set.name, sample.finger, sample.impression
-                    ));
-                }
-            } else {
-                nonmated.push(t);
-            }
-        }
+    let k = args.subject_fingers;
+    if k > 1 && sets.len() < k {
+        bail!(
+            "--subject-fingers {k} takes the first {k} sets as a subject's fingers; {} has {}",
+            args.dataset.display(),
+            sets.len()
+        );
     }
+    if k > 1 && args.funnel > 0 {
+        bail!("--funnel follows single-finger searches: leave out --subject-fingers");
+    }
+    let searches = IdentifySearches::load(&sets[..if k > 1 { k } else { sets.len() }], &args)?;
+    let IdentifySearches {
+        enrolled,
+        mated,
+        mated_names,
+        nonmated,
+    } = searches;
     let synthetic = args
         .gallery_size
         .checked_sub(enrolled.len() as u64)
@@ -1491,6 +1618,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             let FillerNote {
                 built_for,
                 built_with,
+                fingers,
             } = FillerNote::read(&dir);
             if built_for != args.source.name() {
                 bail!(
@@ -1508,6 +1636,13 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                     args.model.name()
                 );
             }
+            if fingers != k {
+                bail!(
+                    "{} was built with {fingers} finger(s) per subject, not {k} \
+                     (--subject-fingers): use another folder",
+                    dir.display()
+                );
+            }
         }
         if gallery.len() as u64 != args.gallery_size {
             if !gallery.is_empty() {
@@ -1520,7 +1655,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             }
             // Impostors like the probes: with the ridge flow when they are our own
             // extractor's templates.
-            FillerNote::write(&dir, args.source, args.model)?;
+            FillerNote::write(&dir, args.source, args.model, k)?;
             add_synthetic(
                 &gallery,
                 1,
@@ -1528,10 +1663,11 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                 1,
                 args.source == Source::Image,
                 args.model,
+                k,
             )?;
             let entries = enrolled
                 .iter()
-                .map(|(s, t)| entry_of(t, *s, FingerPosition::Unknown))
+                .map(|(s, position, t)| entry_of(t, *s, *position))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             gallery.append(entries)?;
             gallery.flush()?;
@@ -1562,22 +1698,29 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         shortlist: args.shortlist,
         rerank: args.rerank,
         rerank_share: args.rerank_share,
+        // Every candidate, so that each finger's own ranking can be read from a fused
+        // search (`finger_alone`).
+        max_results: if k > 1 {
+            usize::MAX
+        } else {
+            SearchOptions::default().max_results
+        },
         ..SearchOptions::default()
     };
-    // The probes' finger is unknown: each is scanned against the whole gallery.
-    let rerank = options.rerank_for(n);
-    let probe = |t: &Template| {
-        vec![ProbeFinger {
-            finger: FingerPosition::Unknown,
-            template: t.clone(),
-        }]
-    };
+    // With one finger per subject the probes' finger is unknown: each is scanned against
+    // the whole gallery. With more, each finger against the templates of its position.
+    let rerank = options.rerank_for(n / k);
     let mut latencies = Vec::new();
     let mut mate_scores = Vec::new();
     let mut rank1_hits = Vec::new();
-    for (subject, t) in &mated {
+    // With K > 1, each finger alone: rank-1 hits and mate scores of the mated searches,
+    // best scores of the non-mated ones.
+    let mut alone_hits = vec![Vec::new(); k];
+    let mut alone_mates = vec![Vec::new(); k];
+    let mut alone_tops = vec![Vec::new(); k];
+    for (subject, probe) in &mated {
         let started = Instant::now();
-        let found = search::search(&snapshot, &probe(t), &options)?;
+        let found = search::search(&snapshot, probe, &options)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e3);
         rank1_hits.push(found.first().is_some_and(|c| c.subject == *subject));
         mate_scores.push(
@@ -1586,14 +1729,47 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                 .find(|c| c.subject == *subject)
                 .map(|c| c.score),
         );
+        if k > 1 {
+            for (f, pf) in probe.iter().enumerate() {
+                let alone = daktilo_bench::identify::finger_alone(&found, pf.finger);
+                alone_hits[f].push(alone.first().is_some_and(|c| c.0 == *subject));
+                alone_mates[f].push(alone.iter().find(|c| c.0 == *subject).map(|c| c.1));
+            }
+        }
     }
     let mut nonmated_top = Vec::new();
-    for t in &nonmated {
+    for probe in &nonmated {
         let started = Instant::now();
-        let found = search::search(&snapshot, &probe(t), &options)?;
+        let found = search::search(&snapshot, probe, &options)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e3);
         nonmated_top.push(found.first().map(|c| c.score));
+        if k > 1 {
+            for (f, pf) in probe.iter().enumerate() {
+                let alone = daktilo_bench::identify::finger_alone(&found, pf.finger);
+                alone_tops[f].push(alone.first().map(|c| c.1));
+            }
+        }
     }
+    let fingers_alone: Vec<FingerAlone> = (0..if k > 1 { k } else { 0 })
+        .map(|f| FingerAlone {
+            finger: format!("{:?}", SUBJECT_POSITIONS[f]),
+            set: sets[f].name.clone(),
+            rank1: alone_hits[f].iter().filter(|&&h| h).count() as f64
+                / alone_hits[f].len().max(1) as f64,
+            fnir_at_fpir_1pct: daktilo_bench::identify::fnir_at_fpir(
+                &alone_mates[f],
+                &alone_tops[f],
+                0.01,
+            )
+            .0,
+            fnir_at_fpir_01pct: daktilo_bench::identify::fnir_at_fpir(
+                &alone_mates[f],
+                &alone_tops[f],
+                0.001,
+            )
+            .0,
+        })
+        .collect();
     let rss_after = daktilo_bench::identify::resident_bytes();
     // Stage 1 alone, for the bandwidth comparison (median over the mated probes; those
     // whose codes fit the AVX-512 scan's sectors and the others apart as well), with a
@@ -1604,7 +1780,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let mut readings = vec![gauge.read()];
     let mut stage1_seconds = Vec::new();
     let mut by_kind = [Vec::new(), Vec::new()];
-    for (_, t) in &mated {
+    for t in mated.iter().map(|(_, probe)| &probe[0].template) {
         let fits = search::feature::ProbeFeature::new(&search::feature::feature(t)).fits_sectors();
         let started = Instant::now();
         std::hint::black_box(search::stage1_scan(&snapshot, t, args.shortlist));
@@ -1634,18 +1810,45 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     // gallery template is prepared once and compared with every sampled probe (what
     // `SearchOptions::exhaustive` does per probe, with the same ranking: best score per
     // subject, ties to the lower subject id), so that a large sample stays affordable.
-    let started = Instant::now();
-    let sampled: Vec<PreparedTemplate> = picks
-        .iter()
-        .map(|&i| matching::prepare(&mated[i].1))
-        .collect::<Result<_, _>>()?;
-    let best = exhaustive_best(&snapshot, &sampled);
-    let ex_ms_per_probe = started.elapsed().as_secs_f64() * 1e3 / picks.len().max(1) as f64;
-    let ex_hits = picks
-        .iter()
-        .zip(&best)
-        .filter(|&(&i, b)| b.is_some_and(|(_, subject)| subject == mated[i].0))
-        .count();
+    let (ex_hits, ex_ms_per_probe) = if k == 1 {
+        let started = Instant::now();
+        let sampled: Vec<PreparedTemplate> = picks
+            .iter()
+            .map(|&i| matching::prepare(&mated[i].1[0].template))
+            .collect::<Result<_, _>>()?;
+        let best = exhaustive_best(&snapshot, &sampled);
+        let hits = picks
+            .iter()
+            .zip(&best)
+            .filter(|&(&i, b)| b.is_some_and(|(_, subject)| subject == mated[i].0))
+            .count();
+        (
+            hits,
+            started.elapsed().as_secs_f64() * 1e3 / picks.len().max(1) as f64,
+        )
+    } else {
+        // Fused over fingers: the library's own exhaustive search, one probe at a time.
+        let exhaustive = SearchOptions {
+            exhaustive: true,
+            ..options.clone()
+        };
+        let progress = ProgressBar::new(picks.len() as u64);
+        progress.set_style(
+            ProgressStyle::with_template("exhaustive {bar:40} {pos}/{len} searches, eta {eta}")
+                .expect("a valid template"),
+        );
+        let mut hits = 0;
+        let mut times = Vec::new();
+        for &i in &picks {
+            let started = Instant::now();
+            let found = search::search(&snapshot, &mated[i].1, &exhaustive)?;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            hits += usize::from(found.first().is_some_and(|c| c.subject == mated[i].0));
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        (hits, daktilo_bench::identify::percentile(&times, 50.0))
+    };
     let two_stage_same = picks.iter().filter(|&&i| rank1_hits[i]).count();
     let funnel = (args.funnel > 0)
         .then(|| {
@@ -1658,8 +1861,8 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                 .iter()
                 .zip(&rank1_hits)
                 .zip(&mated_names)
-                .map(|(((subject, t), &found), name)| {
-                    let list = search::stage1_funnel(&snapshot, t, args.funnel)?;
+                .map(|(((subject, probe), &found), name)| {
+                    let list = search::stage1_funnel(&snapshot, &probe[0].template, args.funnel)?;
                     progress.inc(1);
                     Ok(daktilo_bench::identify::MateInFunnel::of(
                         &list,
@@ -1684,6 +1887,8 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let report = IdentifyReport {
         gallery_size: n,
         enrolled_fvc_fingers: enrolled.len(),
+        subject_fingers: k,
+        fingers_alone,
         synth_model: args.model.name(),
         mated_searches: mated.len(),
         nonmated_searches: nonmated.len(),
@@ -1721,6 +1926,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             rank1: ex_hits as f64 / picks.len().max(1) as f64,
             two_stage_rank1_same_probes: two_stage_same as f64 / picks.len().max(1) as f64,
             ms_per_probe: ex_ms_per_probe,
+            batched: k == 1,
         },
         funnel,
     };
@@ -1733,10 +1939,28 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let r = &report;
-    println!(
-        "gallery {} templates ({} FVC fingers enrolled among synthetic ones, {} model), opened in {:.1} ms",
-        r.gallery_size, r.enrolled_fvc_fingers, r.synth_model, r.open_ms
-    );
+    if k > 1 {
+        println!(
+            "gallery {} templates ({} subjects of {k} FVC fingers enrolled among synthetic subjects of {k} fingers, {} model), opened in {:.1} ms",
+            r.gallery_size,
+            r.enrolled_fvc_fingers / k,
+            r.synth_model,
+            r.open_ms
+        );
+        println!(
+            "subjects' fingers: {}",
+            r.fingers_alone
+                .iter()
+                .map(|f| format!("{} as {}", f.set, f.finger))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else {
+        println!(
+            "gallery {} templates ({} FVC fingers enrolled among synthetic ones, {} model), opened in {:.1} ms",
+            r.gallery_size, r.enrolled_fvc_fingers, r.synth_model, r.open_ms
+        );
+    }
     let funnel = if r.rerank > r.shortlist {
         format!(
             "the scan's best {} re-ranked, {} to the matcher",
@@ -1745,8 +1969,13 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     } else {
         format!("the scan's best {} to the matcher", r.shortlist)
     };
+    let each = if k > 1 {
+        format!(" of {k} fingers")
+    } else {
+        String::new()
+    };
     println!(
-        "{} mated and {} non-mated searches, {:.0} threads; {funnel}",
+        "{} mated and {} non-mated searches{each}, {:.0} threads; {funnel}",
         r.mated_searches, r.nonmated_searches, threads
     );
     println!("rank-1 identification rate  {:.2}%", 100.0 * r.rank1);
@@ -1760,6 +1989,16 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         r.nonmated_searches,
         r.nonmated_searches
     );
+    for f in &r.fingers_alone {
+        println!(
+            "  {} ({}) alone: rank-1 {:.2}%, FNIR at FPIR 1% {:.2}%, at 0.1% {:.2}%",
+            f.finger,
+            f.set,
+            100.0 * f.rank1,
+            100.0 * f.fnir_at_fpir_1pct,
+            100.0 * f.fnir_at_fpir_01pct
+        );
+    }
     println!("latency p50 {:.1} ms, p99 {:.1} ms", r.p50_ms, r.p99_ms);
     println!(
         "templates searched per second {:.0} ({:.0} per core)",
@@ -1800,11 +2039,16 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         r.bytes_per_template, r.stage1_bytes_per_template
     );
     println!(
-        "exhaustive (matcher only) on {} mated probes: rank-1 {:.2}% (two-stage on the same probes {:.2}%), {:.0} ms per probe (batched)",
+        "exhaustive (matcher only) on {} mated probes: rank-1 {:.2}% (two-stage on the same probes {:.2}%), {:.0} ms per probe ({})",
         r.exhaustive.probes,
         100.0 * r.exhaustive.rank1,
         100.0 * r.exhaustive.two_stage_rank1_same_probes,
-        r.exhaustive.ms_per_probe
+        r.exhaustive.ms_per_probe,
+        if r.exhaustive.batched {
+            "batched"
+        } else {
+            "median search"
+        }
     );
     if let Some(f) = &r.funnel {
         print!("{f}");
@@ -1992,6 +2236,7 @@ fn main() {
             funnel,
             json,
             model,
+            subject_fingers,
         } => identify(IdentifyArgs {
             gallery_size,
             dataset: &dataset,
@@ -2005,6 +2250,7 @@ fn main() {
             funnel,
             json,
             model,
+            subject_fingers: usize::from(subject_fingers),
         }),
     };
     if let Err(e) = result {
