@@ -602,6 +602,8 @@ impl Core {
             shortlist: self.config.shortlist,
             rerank: self.config.rerank,
             rerank_share: self.config.rerank_share,
+            // A target FPIR is spread over the register's subjects, not its templates.
+            population: Some((self.metrics.subjects.load(Ordering::Relaxed) as usize).max(1)),
             ..SearchOptions::default()
         };
         if !request.threshold.is_finite() || request.threshold < 0.0 {

@@ -150,6 +150,33 @@ fn mates_are_found_deleted_ones_are_not_and_restrictions_hold() {
     for c in search::search(&snap, &probe(t), &strict).unwrap() {
         assert!(c.score >= daktilo_engine::matching::threshold_for_fmr(1e-6 / snap.len() as f64));
     }
+    // The target FPIR is spread over the subjects given as the population, or over those
+    // the search is restricted to: a population that puts the threshold above the mate's
+    // score leaves it out, a restriction to two subjects brings it back.
+    let mate = search::search(&snap, &probe(t), &SearchOptions::default()).unwrap()[0].score;
+    // Ten times the mate's FMR: the threshold is 10 below its score for one subject, 10
+    // above it for a hundred.
+    let fpir = daktilo_engine::matching::fmr_for_score(mate) * 10.0;
+    let above = 100;
+    let with = |population: usize, subjects: Option<HashSet<u64>>| {
+        search::search(
+            &snap,
+            &probe(t),
+            &SearchOptions {
+                target_fpir: Some(fpir),
+                population: Some(population),
+                subjects,
+                ..SearchOptions::default()
+            },
+        )
+        .unwrap()
+        .iter()
+        .any(|c| c.subject == 105)
+    };
+    assert!(fpir < 1.0, "mate score {mate}");
+    assert!(with(1, None));
+    assert!(!with(above, None));
+    assert!(with(above, Some([105, 106].into_iter().collect())));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

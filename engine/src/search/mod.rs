@@ -42,6 +42,12 @@ pub struct SearchOptions {
     /// Or: the threshold that gives about this false positive identification rate on
     /// this gallery (the stricter of the two applies when both are given).
     pub target_fpir: Option<f64>,
+    /// The subjects the gallery holds, over which `target_fpir` is spread (a fused score
+    /// is calibrated per subject). Where it is not given, the live templates stand for
+    /// them: exact when every subject has one template, a safe over-estimate otherwise
+    /// (ten times too strict for ten-print subjects). A search restricted to `subjects`
+    /// spreads it over those.
+    pub population: Option<usize>,
     /// Search only these subjects.
     pub subjects: Option<HashSet<u64>>,
     /// Leave these subjects out (the probe's own subject, when searching with it).
@@ -69,6 +75,7 @@ impl Default for SearchOptions {
             max_results: 20,
             threshold: None,
             target_fpir: None,
+            population: None,
             subjects: None,
             exclude: HashSet::new(),
             fingers: None,
@@ -701,9 +708,15 @@ pub fn search(
             }
         }
     }
-    // Live templates stand for subjects: exact when each subject has one template per
-    // finger searched, a safe over-estimate otherwise.
-    let subjects = snapshot.len().max(1);
+    // The subjects searched: those asked for, or the gallery's (`population`); where it
+    // is not given, live templates stand for subjects (exact when each subject has one
+    // template, a safe over-estimate otherwise).
+    let subjects = match (&options.subjects, options.population) {
+        (Some(asked), _) => asked.len(),
+        (None, Some(population)) => population,
+        (None, None) => snapshot.len(),
+    }
+    .max(1);
     let mut threshold = options.threshold.unwrap_or(f32::NEG_INFINITY);
     if let Some(fpir) = options.target_fpir {
         threshold = threshold.max(matching::threshold_for_fmr(fpir / subjects as f64));
