@@ -67,6 +67,11 @@ fn subjects_of_two_fingers_are_enrolled_searched_and_fused() {
         assert!(f["rank1"].as_f64().unwrap() <= 1.0);
         assert!(f["rank1"].as_f64().unwrap() >= 0.8, "{report}");
     }
+    // Stage 1 alone is timed once on each print the mated searches use: 5 fingers × 7
+    // impressions × 2 sets.
+    let timed = report["stage1_general"][0].as_u64().unwrap()
+        + report["stage1_sectors"][0].as_u64().unwrap();
+    assert_eq!(timed, 70);
     assert_eq!(report["exhaustive"]["probes"], 2);
     assert_eq!(report["exhaustive"]["batched"], false);
 

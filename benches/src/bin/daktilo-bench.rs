@@ -1481,6 +1481,8 @@ struct IdentifySearches {
     mated: Vec<(u64, Vec<ProbeFinger>)>,
     /// The mated searches' names, for the funnel report.
     mated_names: Vec<String>,
+    /// Every print the mated searches use, once (stage 1 alone is timed on each).
+    mated_prints: Vec<Template>,
     nonmated: Vec<Vec<ProbeFinger>>,
 }
 
@@ -1497,6 +1499,7 @@ impl IdentifySearches {
             enrolled: Vec::new(),
             mated: Vec::new(),
             mated_names: Vec::new(),
+            mated_prints: Vec::new(),
             nonmated: Vec::new(),
         };
         let alone = |t: Template| {
@@ -1519,6 +1522,7 @@ impl IdentifySearches {
                 } else if sample.impression == 1 {
                     out.enrolled.push((subject, FingerPosition::Unknown, t));
                 } else {
+                    out.mated_prints.push(t.clone());
                     out.mated.push((subject, alone(t)));
                     out.mated_names.push(format!(
                         "{} {}_{}",
@@ -1555,6 +1559,9 @@ impl IdentifySearches {
             for (si, &position) in SUBJECT_POSITIONS.iter().enumerate().take(sets.len()) {
                 out.enrolled
                     .push((subject, position, prints[&(finger, 1, si)].clone()));
+                for &i in &impressions[1..] {
+                    out.mated_prints.push(prints[&(finger, i, si)].clone());
+                }
             }
             for of in daktilo_bench::identify::impression_sets(&impressions[1..], sets.len()) {
                 out.mated_names.push(format!(
@@ -1596,6 +1603,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         enrolled,
         mated,
         mated_names,
+        mated_prints,
         nonmated,
     } = searches;
     let synthetic = args
@@ -1780,7 +1788,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let mut readings = vec![gauge.read()];
     let mut stage1_seconds = Vec::new();
     let mut by_kind = [Vec::new(), Vec::new()];
-    for t in mated.iter().map(|(_, probe)| &probe[0].template) {
+    for t in &mated_prints {
         let fits = search::feature::ProbeFeature::new(&search::feature::feature(t)).fits_sectors();
         let started = Instant::now();
         std::hint::black_box(search::stage1_scan(&snapshot, t, args.shortlist));
