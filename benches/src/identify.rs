@@ -199,6 +199,43 @@ pub fn finger_alone(candidates: &[Candidate], finger: FingerPosition) -> Vec<(u6
     alone
 }
 
+/// What one kind of ranking (the fused searches, or one finger alone) gave over a run:
+/// whether each mated search had its mate at rank 1 and the mate's score, and each
+/// non-mated search's best score; rank-1 and FNIR at an FPIR are read from them.
+#[derive(Debug, Clone, Default)]
+pub struct Outcomes {
+    /// Per mated search, in order: the mate at rank 1.
+    pub hits: Vec<bool>,
+    mates: Vec<Option<f32>>,
+    tops: Vec<Option<f32>>,
+}
+
+impl Outcomes {
+    /// A mated search's ranking, (subject, score) best first, whose mate is `subject`.
+    pub fn mated(&mut self, ranked: impl IntoIterator<Item = (u64, f32)>, subject: u64) {
+        let mut ranked = ranked.into_iter().peekable();
+        self.hits
+            .push(ranked.peek().is_some_and(|c| c.0 == subject));
+        self.mates
+            .push(ranked.find(|c| c.0 == subject).map(|c| c.1));
+    }
+
+    /// A non-mated search's ranking, best first.
+    pub fn nonmated(&mut self, ranked: impl IntoIterator<Item = (u64, f32)>) {
+        self.tops.push(ranked.into_iter().next().map(|c| c.1));
+    }
+
+    /// The share of mated searches with the mate at rank 1.
+    pub fn rank1(&self) -> f64 {
+        self.hits.iter().filter(|&&h| h).count() as f64 / self.hits.len().max(1) as f64
+    }
+
+    /// FNIR at a target FPIR ([`fnir_at_fpir`]).
+    pub fn fnir(&self, fpir: f64) -> f64 {
+        fnir_at_fpir(&self.mates, &self.tops, fpir).0
+    }
+}
+
 /// Re-ranking sizes the funnel report tries (those up to its depth).
 pub const FUNNEL_RERANKS: [usize; 7] = [1000, 2000, 4000, 10_000, 20_000, 50_000, 100_000];
 
@@ -477,6 +514,23 @@ mod tests {
         // A finger scored 0 is no candidate of that finger.
         assert_eq!(finger_alone(&candidates, li), vec![(7, 80.0)]);
         assert!(finger_alone(&candidates, FingerPosition::RightThumb).is_empty());
+    }
+
+    #[test]
+    fn outcomes_read_rank1_and_fnir_from_the_rankings() {
+        let mut o = Outcomes::default();
+        o.mated([(4, 50.0), (9, 20.0)], 4);
+        o.mated([(7, 60.0), (9, 25.0)], 9);
+        o.mated([], 9);
+        for top in [30.0, 10.0, 5.0, 1.0] {
+            o.nonmated([(1, top), (2, 0.5)]);
+        }
+        o.nonmated([]);
+        assert_eq!(o.hits, [true, false, false]);
+        assert!((o.rank1() - 1.0 / 3.0).abs() < 1e-12);
+        // FPIR 0: above 30, only the first mate; FPIR 0.2 (one of five): above 10.
+        assert!((o.fnir(0.0) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((o.fnir(0.2) - 1.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use daktilo_bench::crop;
 use daktilo_bench::det;
 use daktilo_bench::fvc::{self, Set};
-use daktilo_bench::identify::SUBJECT_POSITIONS;
+use daktilo_bench::identify::{Outcomes, SUBJECT_POSITIONS};
 use daktilo_bench::metrics::{self, ErrorRates};
 use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
 use daktilo_engine::matching::{self, PreparedTemplate};
@@ -1719,63 +1719,43 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     // the whole gallery. With more, each finger against the templates of its position.
     let rerank = options.rerank_for(n / k);
     let mut latencies = Vec::new();
-    let mut mate_scores = Vec::new();
-    let mut rank1_hits = Vec::new();
-    // With K > 1, each finger alone: rank-1 hits and mate scores of the mated searches,
-    // best scores of the non-mated ones.
-    let mut alone_hits = vec![Vec::new(); k];
-    let mut alone_mates = vec![Vec::new(); k];
-    let mut alone_tops = vec![Vec::new(); k];
+    let mut fused = Outcomes::default();
+    // With K > 1, each finger alone (the probes give the fingers in SUBJECT_POSITIONS order).
+    let mut alone = vec![Outcomes::default(); if k > 1 { k } else { 0 }];
+    let ranked = |found: &[search::Candidate]| -> Vec<(u64, f32)> {
+        found.iter().map(|c| (c.subject, c.score)).collect()
+    };
     for (subject, probe) in &mated {
         let started = Instant::now();
         let found = search::search(&snapshot, probe, &options)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e3);
-        rank1_hits.push(found.first().is_some_and(|c| c.subject == *subject));
-        mate_scores.push(
-            found
-                .iter()
-                .find(|c| c.subject == *subject)
-                .map(|c| c.score),
-        );
-        if k > 1 {
-            for (f, pf) in probe.iter().enumerate() {
-                let alone = daktilo_bench::identify::finger_alone(&found, pf.finger);
-                alone_hits[f].push(alone.first().is_some_and(|c| c.0 == *subject));
-                alone_mates[f].push(alone.iter().find(|c| c.0 == *subject).map(|c| c.1));
-            }
+        fused.mated(ranked(&found), *subject);
+        for (o, pf) in alone.iter_mut().zip(probe) {
+            o.mated(
+                daktilo_bench::identify::finger_alone(&found, pf.finger),
+                *subject,
+            );
         }
     }
-    let mut nonmated_top = Vec::new();
     for probe in &nonmated {
         let started = Instant::now();
         let found = search::search(&snapshot, probe, &options)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e3);
-        nonmated_top.push(found.first().map(|c| c.score));
-        if k > 1 {
-            for (f, pf) in probe.iter().enumerate() {
-                let alone = daktilo_bench::identify::finger_alone(&found, pf.finger);
-                alone_tops[f].push(alone.first().map(|c| c.1));
-            }
+        fused.nonmated(ranked(&found));
+        for (o, pf) in alone.iter_mut().zip(probe) {
+            o.nonmated(daktilo_bench::identify::finger_alone(&found, pf.finger));
         }
     }
-    let fingers_alone: Vec<FingerAlone> = (0..if k > 1 { k } else { 0 })
-        .map(|f| FingerAlone {
+    let rank1_hits = &fused.hits;
+    let fingers_alone: Vec<FingerAlone> = alone
+        .iter()
+        .enumerate()
+        .map(|(f, o)| FingerAlone {
             finger: format!("{:?}", SUBJECT_POSITIONS[f]),
             set: sets[f].name.clone(),
-            rank1: alone_hits[f].iter().filter(|&&h| h).count() as f64
-                / alone_hits[f].len().max(1) as f64,
-            fnir_at_fpir_1pct: daktilo_bench::identify::fnir_at_fpir(
-                &alone_mates[f],
-                &alone_tops[f],
-                0.01,
-            )
-            .0,
-            fnir_at_fpir_01pct: daktilo_bench::identify::fnir_at_fpir(
-                &alone_mates[f],
-                &alone_tops[f],
-                0.001,
-            )
-            .0,
+            rank1: o.rank1(),
+            fnir_at_fpir_1pct: o.fnir(0.01),
+            fnir_at_fpir_01pct: o.fnir(0.001),
         })
         .collect();
     let rss_after = daktilo_bench::identify::resident_bytes();
@@ -1867,7 +1847,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             );
             let mates = mated
                 .iter()
-                .zip(&rank1_hits)
+                .zip(rank1_hits)
                 .zip(&mated_names)
                 .map(|(((subject, probe), &found), name)| {
                     let list = search::stage1_funnel(&snapshot, &probe[0].template, args.funnel)?;
@@ -1900,15 +1880,9 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         synth_model: args.model.name(),
         mated_searches: mated.len(),
         nonmated_searches: nonmated.len(),
-        rank1: rank1_hits.iter().filter(|&&h| h).count() as f64 / mated.len().max(1) as f64,
-        fnir_at_fpir_1pct: daktilo_bench::identify::fnir_at_fpir(&mate_scores, &nonmated_top, 0.01)
-            .0,
-        fnir_at_fpir_01pct: daktilo_bench::identify::fnir_at_fpir(
-            &mate_scores,
-            &nonmated_top,
-            0.001,
-        )
-        .0,
+        rank1: fused.rank1(),
+        fnir_at_fpir_1pct: fused.fnir(0.01),
+        fnir_at_fpir_01pct: fused.fnir(0.001),
         templates_per_s: n as f64 / (p50 / 1e3),
         per_core: n as f64 / (p50 / 1e3) / threads,
         p50_ms: p50,
