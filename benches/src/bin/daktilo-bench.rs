@@ -59,10 +59,12 @@ impl SynthModel {
 
     /// The name in the note beside a gallery ([`FillerNote`]), which changes with the
     /// model's fillers: "ridges" was the ridge model before its field was warped toward the
-    /// vertical (`synth::ridges::WARP`, twenty-sixth session).
+    /// vertical (`synth::ridges::WARP`, twenty-sixth session), "ridges-2" before its flow
+    /// block's coherence followed the field and its patterns the classes' frequencies
+    /// (twenty-ninth session).
     fn marker(self) -> &'static str {
         match self {
-            SynthModel::Ridges => "ridges-2",
+            SynthModel::Ridges => "ridges-3",
             SynthModel::Points => "points",
         }
     }
