@@ -17,7 +17,8 @@
 //! block's direction and coherence from the field over a window about it, so that the
 //! coherence falls where the ridges curve, scaled by the print's clarity and lower at its
 //! edge; its patterns follow the classes' natural frequencies, its loops' deltas lie to
-//! one side.
+//! one side; half its prints come from a larger sensor (448 x 576 px templates), so that
+//! their areas spread as FVC2002's four sensors' do together.
 
 use daktilo_engine::matching::flow;
 use daktilo_engine::template::{
@@ -76,13 +77,20 @@ pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
 /// [`finger_of`] with the minutiae placed by `model`.
 pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Template {
     let mut rng = Rng(seed ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03));
-    let (cx, cy) = (
-        150.0 + rng.uniform(-20.0, 20.0),
-        200.0 + rng.uniform(-25.0, 25.0),
-    );
-    let (ax, ay) = (rng.uniform(100.0, 140.0), rng.uniform(140.0, 185.0));
-    // Singular points: 0 arch, 1 loop (core above a delta), 2 whorl (two of each).
     let ridges = model == Model::Ridges;
+    let canvas = if ridges { RIDGE_CANVAS } else { POINT_CANVAS };
+    let (cx, cy) = (
+        canvas.0 as f32 / 2.0 + rng.uniform(-20.0, 20.0),
+        canvas.1 as f32 / 2.0 + rng.uniform(-25.0, 25.0),
+    );
+    let (mut ax, mut ay) = (rng.uniform(100.0, 140.0), rng.uniform(140.0, 185.0));
+    if ridges && rng.next_u64().is_multiple_of(2) {
+        // Half the ridge model's prints come from a larger sensor: the same finger, more
+        // of it captured about the same centre.
+        let scale = rng.uniform(LARGE_SENSOR.0, LARGE_SENSOR.1);
+        (ax, ay) = (ax * scale, ay * scale);
+    }
+    // Singular points: 0 arch, 1 loop (core above a delta), 2 whorl (two of each).
     let class = pattern_class(rng.next_u64(), ridges);
     let mut cores = Vec::new();
     let mut deltas = Vec::new();
@@ -129,7 +137,14 @@ pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Temp
     if model == Model::Ridges {
         // The ridge model's field dwells longer near the vertical (`ridges::WARP`).
         let warped = |x: f32, y: f32| base + ridges::warp(field(x, y) - base);
-        return ridge_finger(&mut rng, warped, on_print, (cx, cy, ax, ay), with_flow);
+        return ridge_finger(
+            &mut rng,
+            warped,
+            on_print,
+            (cx, cy, ax, ay),
+            canvas,
+            with_flow,
+        );
     }
     let count = (34.0 + 9.0 * rng.normal()).round().clamp(12.0, 70.0) as usize;
     let mut points: Vec<(f32, f32)> = Vec::with_capacity(count);
@@ -140,8 +155,8 @@ pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Temp
         if on_print(x, y)
             && x >= 0.0
             && y >= 0.0
-            && x < 300.0
-            && y < 400.0
+            && x < canvas.0 as f32
+            && y < canvas.1 as f32
             && points
                 .iter()
                 .all(|p| (p.0 - x).powi(2) + (p.1 - y).powi(2) >= 144.0)
@@ -149,7 +164,7 @@ pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Temp
             points.push((x, y));
         }
     }
-    let mut t = blank(&mut rng);
+    let mut t = blank(&mut rng, canvas);
     t.minutiae = points
         .into_iter()
         .map(|(x, y)| {
@@ -179,10 +194,10 @@ pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Temp
     t
 }
 
-/// A template with no minutiae yet: its size, finger position, impression, resolution and
-/// quality.
-fn blank(rng: &mut Rng) -> Template {
-    let mut t = Template::new(300, 400);
+/// A template of `canvas` px (width, height) with no minutiae yet: its finger position,
+/// impression, resolution and quality.
+fn blank(rng: &mut Rng, canvas: (usize, usize)) -> Template {
+    let mut t = Template::new(canvas.0 as u16, canvas.1 as u16);
     t.finger = FingerPosition::from_code((1 + rng.next_u64() % 10) as u8)
         .unwrap_or(FingerPosition::Unknown);
     t.impression = ImpressionType::LivePlain;
@@ -208,11 +223,23 @@ fn add_flow(
     });
 }
 
-/// The flow blocks across and down a synthetic print (300 × 400 px).
-const FLOW_GRID: (usize, usize) = (
-    300usize.div_ceil(flow::FLOW_BLOCK),
-    400usize.div_ceil(flow::FLOW_BLOCK),
-);
+/// The point model's templates' size (px at 500 ppi), like the FVC2002 ISO templates'.
+const POINT_CANVAS: (usize, usize) = (300, 400);
+/// The ridge model's templates' size, room for its largest prints ([`LARGE_SENSOR`]).
+const RIDGE_CANVAS: (usize, usize) = (448, 576);
+/// The ridge model's larger sensor: its prints' axes are the smaller sensor's times a
+/// factor drawn from this range. FVC2002's DB3_B and DB4_B prints cover a median 235 and
+/// 228 blocks of 16 px, DB1_B's and DB2_B's 314 and 332 (`daktilo-bench synth-compare`),
+/// so half the fillers follow each pair.
+const LARGE_SENSOR: (f32, f32) = (1.0, 1.35);
+
+/// The flow blocks across and down template `t`'s image.
+fn flow_grid(t: &Template) -> (usize, usize) {
+    (
+        usize::from(t.width).div_ceil(flow::FLOW_BLOCK),
+        usize::from(t.height).div_ceil(flow::FLOW_BLOCK),
+    )
+}
 
 /// The centre (px) of flow block (`bx`, `by`).
 fn block_centre(bx: isize, by: isize) -> (f32, f32) {
@@ -220,14 +247,14 @@ fn block_centre(bx: isize, by: isize) -> (f32, f32) {
     ((bx as f32 + 0.5) * block, (by as f32 + 0.5) * block)
 }
 
-/// Gives `t` a ridge-flow block of the [`FLOW_GRID`], each block's direction and
+/// Gives `t` a ridge-flow block over its image ([`flow_grid`]), each block's direction and
 /// coherence from `cell` (its column, row and centre; `None` off the print), called for
 /// every block in row order.
 fn add_blocks(
     t: &mut Template,
     mut cell: impl FnMut(isize, isize, f32, f32) -> Option<(f32, f32)>,
 ) {
-    let (bw, bh) = FLOW_GRID;
+    let (bw, bh) = flow_grid(t);
     let cells: Vec<Option<(f32, f32)>> = (0..bw * bh)
         .map(|i| {
             let (bx, by) = ((i % bw) as isize, (i / bw) as isize);
@@ -251,6 +278,7 @@ fn ridge_finger(
     field: impl Fn(f32, f32) -> f32,
     on_print: impl Fn(f32, f32) -> bool,
     (cx, cy, ax, ay): (f32, f32, f32, f32),
+    canvas: (usize, usize),
     with_flow: bool,
 ) -> Template {
     let well_inside =
@@ -265,7 +293,7 @@ fn ridge_finger(
         let mut found = ridges::minutiae(
             &|x, y| bent(&bend, x, y),
             &on_print,
-            (300.0, 400.0),
+            (canvas.0 as f32, canvas.1 as f32),
             period,
             seed,
             rng,
@@ -275,7 +303,7 @@ fn ridge_finger(
             break (found, bend);
         }
     };
-    let mut t = blank(rng);
+    let mut t = blank(rng, canvas);
     t.minutiae = found
         .into_iter()
         .map(|m| {
@@ -283,8 +311,8 @@ fn ridge_finger(
             // directions turn the other way from image angles (y down).
             let theta = -(m.forward + std::f32::consts::PI) + 0.09 * rng.normal();
             Minutia {
-                x: m.x.round().clamp(0.0, 299.0) as u16,
-                y: m.y.round().clamp(0.0, 399.0) as u16,
+                x: m.x.round().clamp(0.0, canvas.0 as f32 - 1.0) as u16,
+                y: m.y.round().clamp(0.0, canvas.1 as f32 - 1.0) as u16,
                 direction: Minutia::direction_from_degrees(theta.to_degrees()),
                 kind: if m.bifurcation {
                     MinutiaKind::Bifurcation
@@ -338,7 +366,7 @@ fn add_ridge_flow(
 ) {
     let mut noise = Rng(rng.next_u64());
     let clarity = (FLOW_CLARITY.0 + FLOW_CLARITY.1 * noise.normal()).clamp(0.2, 0.95);
-    let (bw, bh) = FLOW_GRID;
+    let (bw, bh) = flow_grid(t);
     let inside = |bx: isize, by: isize| {
         let (x, y) = block_centre(bx, by);
         bx >= 0 && by >= 0 && (bx as usize) < bw && (by as usize) < bh && on_print(x, y)
@@ -398,7 +426,7 @@ mod tests {
                 t.minutiae.len()
             );
             for m in &t.minutiae {
-                assert!(m.x < 300 && m.y < 400);
+                assert!(m.x < t.width && m.y < t.height);
             }
             for (k, m) in t.minutiae.iter().enumerate() {
                 for n in &t.minutiae[k + 1..] {
@@ -430,7 +458,7 @@ mod tests {
             );
             counts.push(t.minutiae.len());
             for m in &t.minutiae {
-                assert!(m.x < 300 && m.y < 400);
+                assert!(m.x < t.width && m.y < t.height);
                 match m.kind {
                     MinutiaKind::Ending => endings += 1,
                     _ => bifurcations += 1,
@@ -442,6 +470,32 @@ mod tests {
         assert!((20..=45).contains(&median), "median {median} minutiae");
         let share = bifurcations as f32 / (endings + bifurcations) as f32;
         assert!((0.3..0.6).contains(&share), "bifurcations {share}");
+    }
+
+    /// The ridge model's prints are as large as FVC2002's four sensors' together: a median
+    /// about 265 blocks of 16 px (FVC2002 B: 268 over the four sets), a tenth above 380
+    /// (DB1_B and DB2_B; one sensor's size alone reached 282), yet none over the image's
+    /// edge; and their minutiae follow (a median of 31 over the four sets).
+    #[test]
+    fn ridge_prints_are_as_large_as_the_four_sensors_together() {
+        let (mut areas, mut counts) = (Vec::new(), Vec::new());
+        for i in 0..400 {
+            let t = finger_with(9, i, true, Model::Ridges);
+            let f = flow::Flow::from_extensions(&t.extensions).expect("a flow block");
+            areas.push(f.blocks_on_print());
+            counts.push(t.minutiae.len());
+            assert!(t.minutiae.iter().all(|m| m.x < t.width && m.y < t.height));
+        }
+        areas.sort_unstable();
+        counts.sort_unstable();
+        let (p50, p90) = (areas[200], areas[360]);
+        assert!((240..=300).contains(&p50), "median {p50} blocks");
+        assert!((360..=440).contains(&p90), "p90 {p90} blocks");
+        assert!(
+            (27..=35).contains(&counts[200]),
+            "median {} minutiae",
+            counts[200]
+        );
     }
 
     /// The ridge model's fields run near the vertical about as often as real prints' do

@@ -64,7 +64,7 @@ impl SynthModel {
     /// (twenty-ninth session).
     fn marker(self) -> &'static str {
         match self {
-            SynthModel::Ridges => "ridges-3",
+            SynthModel::Ridges => "ridges-4",
             SynthModel::Points => "points",
         }
     }
@@ -1277,6 +1277,10 @@ fn synth_compare(
         })
         .collect();
     let mut fvc_counts = Vec::new();
+    // Each set's minutiae per template and, where the templates carry a flow block, the
+    // print's area (blocks on it) and the minutiae per 100 blocks: how the fillers' sizes
+    // compare with each sensor's.
+    let mut fvc_sizes: Vec<PrintSizes> = Vec::new();
     let synthetic_prepared: Vec<PreparedTemplate> = synthetic
         .par_iter()
         .map(matching::prepare)
@@ -1297,6 +1301,7 @@ fn synth_compare(
     for set in &sets {
         let templates = load_templates(set, source, &[])?;
         fvc_counts.extend(templates.iter().map(|t| t.minutiae.len() as f32));
+        fvc_sizes.push(print_sizes(&set.name, &templates));
         let prepared: Vec<PreparedTemplate> = templates
             .par_iter()
             .map(matching::prepare)
@@ -1349,10 +1354,26 @@ fn synth_compare(
     };
     println!("minutiae per template:");
     describe("FVC", &mut fvc_counts);
+    let synthetic_name = format!("synthetic ({})", model.name());
     describe(
-        &format!("synthetic ({})", model.name()),
+        &synthetic_name,
         &mut synthetic.iter().map(|t| t.minutiae.len() as f32).collect(),
     );
+    fvc_sizes.push(print_sizes(&synthetic_name, &synthetic));
+    let titles = [
+        "minutiae per template, by set:",
+        "print area (flow blocks of 16 px on the print):",
+        "minutiae per 100 blocks of print:",
+    ];
+    for (k, title) in titles.into_iter().enumerate() {
+        if fvc_sizes.iter().any(|s| s.columns[k].is_empty()) {
+            continue;
+        }
+        println!("{title}");
+        for sizes in &mut fvc_sizes {
+            describe(&format!("  {}", sizes.name), &mut sizes.columns[k]);
+        }
+    }
     println!("matcher scores (calibrated):");
     describe("FVC impostors (cross-finger)", &mut real);
     describe("FVC probes vs synthetic", &mut fake);
@@ -1387,6 +1408,31 @@ fn synth_compare(
     describe("FVC impostors (cross-finger)", &mut real1);
     describe("FVC probes vs synthetic", &mut fake1);
     Ok(())
+}
+
+/// A set's (or the fillers') print sizes: for each template its minutiae; where it carries
+/// a flow block, the blocks on its print and its minutiae per 100 of them.
+struct PrintSizes {
+    name: String,
+    columns: [Vec<f32>; 3],
+}
+
+fn print_sizes(name: &str, templates: &[Template]) -> PrintSizes {
+    let (mut blocks, mut density) = (Vec::new(), Vec::new());
+    for t in templates {
+        if let Some(n) = matching::flow::Flow::from_extensions(&t.extensions)
+            .map(|f| f.blocks_on_print())
+            .filter(|&n| n > 0)
+        {
+            blocks.push(n as f32);
+            density.push(100.0 * t.minutiae.len() as f32 / n as f32);
+        }
+    }
+    let counts = templates.iter().map(|t| t.minutiae.len() as f32).collect();
+    PrintSizes {
+        name: name.to_string(),
+        columns: [counts, blocks, density],
+    }
 }
 
 struct IdentifyArgs<'a> {

@@ -151,6 +151,11 @@ impl Flow {
             on_print,
         })
     }
+
+    /// How many blocks lie on the print (the print's area in blocks of `block` px).
+    pub fn blocks_on_print(&self) -> usize {
+        self.on_print.len()
+    }
 }
 
 impl Flow {
