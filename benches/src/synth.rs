@@ -134,7 +134,7 @@ pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Temp
     };
     // The print: an ellipse about (cx, cy).
     let on_print = |x: f32, y: f32| ((x - cx) / ax).powi(2) + ((y - cy) / ay).powi(2) <= 1.0;
-    if model == Model::Ridges {
+    if ridges {
         // The ridge model's field dwells longer near the vertical (`ridges::WARP`).
         let warped = |x: f32, y: f32| base + ridges::warp(field(x, y) - base);
         return ridge_finger(

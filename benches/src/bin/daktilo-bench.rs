@@ -1276,11 +1276,10 @@ fn synth_compare(
             daktilo_bench::synth::finger_with(1, k + 1, source == Source::Image, model.model())
         })
         .collect();
-    let mut fvc_counts = Vec::new();
     // Each set's minutiae per template and, where the templates carry a flow block, the
-    // print's area (blocks on it) and the minutiae per 100 blocks: how the fillers' sizes
-    // compare with each sensor's.
-    let mut fvc_sizes: Vec<PrintSizes> = Vec::new();
+    // print's area (blocks on it) and the minutiae per 100 blocks, then the fillers': how
+    // the fillers' sizes compare with each sensor's.
+    let mut sizes: Vec<PrintSizes> = Vec::new();
     let synthetic_prepared: Vec<PreparedTemplate> = synthetic
         .par_iter()
         .map(matching::prepare)
@@ -1300,8 +1299,7 @@ fn synth_compare(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for set in &sets {
         let templates = load_templates(set, source, &[])?;
-        fvc_counts.extend(templates.iter().map(|t| t.minutiae.len() as f32));
-        fvc_sizes.push(print_sizes(&set.name, &templates));
+        sizes.push(print_sizes(&set.name, &templates));
         let prepared: Vec<PreparedTemplate> = templates
             .par_iter()
             .map(matching::prepare)
@@ -1353,25 +1351,23 @@ fn synth_compare(
         );
     };
     println!("minutiae per template:");
+    let mut fvc_counts: Vec<f32> = sizes.iter().flat_map(|s| s.columns[0].clone()).collect();
     describe("FVC", &mut fvc_counts);
-    let synthetic_name = format!("synthetic ({})", model.name());
-    describe(
-        &synthetic_name,
-        &mut synthetic.iter().map(|t| t.minutiae.len() as f32).collect(),
-    );
-    fvc_sizes.push(print_sizes(&synthetic_name, &synthetic));
+    let fillers = print_sizes(&format!("synthetic ({})", model.name()), &synthetic);
+    describe(&fillers.name, &mut fillers.columns[0].clone());
+    sizes.push(fillers);
     let titles = [
         "minutiae per template, by set:",
         "print area (flow blocks of 16 px on the print):",
         "minutiae per 100 blocks of print:",
     ];
     for (k, title) in titles.into_iter().enumerate() {
-        if fvc_sizes.iter().any(|s| s.columns[k].is_empty()) {
+        if sizes.iter().any(|s| s.columns[k].is_empty()) {
             continue;
         }
         println!("{title}");
-        for sizes in &mut fvc_sizes {
-            describe(&format!("  {}", sizes.name), &mut sizes.columns[k]);
+        for s in &mut sizes {
+            describe(&format!("  {}", s.name), &mut s.columns[k]);
         }
     }
     println!("matcher scores (calibrated):");
