@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
     steps.bench_function("4-frequency", |b| {
         b.iter(|| frequency::estimate(black_box(&norm), &blocks, &field))
     });
-    let period = frequency::estimate(&norm, &blocks, &field);
+    let period = frequency::estimate(&norm, &blocks, &field).period;
     steps.bench_function("5-enhancement", |b| {
         b.iter(|| enhance::enhance(black_box(&norm), &blocks, &field, &period))
     });

@@ -15,3 +15,4 @@ pub mod identify;
 pub mod metrics;
 pub mod service;
 pub mod synth;
+pub mod tenprint;

@@ -164,6 +164,18 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         worst: usize,
     },
+    /// Rolled against plain impressions on NIST's reference ten-print card (Type-4): each
+    /// finger's plain print (the thumbs', and the tips cut from the four-finger images)
+    /// against every rolled one, and the rolled ones against each other. Prints that none
+    /// of the extractor's constants were chosen on, with a card's captions and handwriting.
+    Tenprint {
+        /// The datasets' `ansi-nist` folder (holding `decoded/type-4-tpcard-fp-N.png`).
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Print the figures as one JSON object on standard output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Build a gallery of synthetic templates (fingers that do not exist).
     Synth {
         /// How many templates.
@@ -2236,6 +2248,15 @@ fn main() {
             },
             json,
         ),
+        Command::Tenprint { dataset, json } => {
+            daktilo_bench::tenprint::run(&dataset).map(|report| {
+                if json {
+                    println!("{}", daktilo_bench::tenprint::json(&report));
+                } else {
+                    print!("{}", daktilo_bench::tenprint::render(&report));
+                }
+            })
+        }
         Command::Synth {
             count,
             out,

@@ -85,7 +85,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     let normalised = normalise(&img, &blocks);
     let field = orientation::estimate(&normalised, &blocks);
     if debug {
-        pictures.push(("1-mask", debug_mask(&img, &blocks)));
+        pictures.push(("1-mask", debug_mask(&img, &blocks, &blocks)));
         pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));
     }
     if quality::clarity(&blocks, &field) < MIN_CLARITY {
@@ -96,7 +96,16 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
             debug: pictures,
         });
     }
-    let period = frequency::estimate(&normalised, &blocks, &field);
+    let frequency::RidgeFrequency { period, signal } =
+        frequency::estimate(&normalised, &blocks, &field);
+    // Handwriting, printed text and ruled lines pass the grey-level test of segmentation
+    // (cards, forms); only blocks with a ridge pattern around them stay print.
+    let graded = blocks.clone();
+    let mut blocks = blocks;
+    segmentation::keep_ridges(&mut blocks, &signal);
+    if debug {
+        pictures[0] = ("1-mask", debug_mask(&img, &graded, &blocks));
+    }
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
     let mut skeleton = binarize::binarize(&enhanced, |x, y| blocks.is_foreground_at(x, y));
     if debug {
@@ -287,11 +296,20 @@ fn grey_to_rgb(img: &GrayImage) -> ::image::RgbImage {
     })
 }
 
-fn debug_mask(img: &GrayImage, blocks: &segmentation::Blocks) -> ::image::RgbImage {
+/// The print's mask: background by the grey-level test tinted red, blocks that passed it
+/// but hold no ridge pattern ([`segmentation::keep_ridges`]) tinted orange.
+fn debug_mask(
+    img: &GrayImage,
+    graded: &segmentation::Blocks,
+    ridges: &segmentation::Blocks,
+) -> ::image::RgbImage {
     let mut out = grey_to_rgb(img);
     for (x, y, p) in out.enumerate_pixels_mut() {
-        if !blocks.is_foreground_px(x as f32, y as f32) {
+        let (x, y) = (x as f32, y as f32);
+        if !graded.is_foreground_px(x, y) {
             p.0 = [p.0[0] / 2 + 100, p.0[1] / 3, p.0[2] / 3];
+        } else if !ridges.is_foreground_px(x, y) {
+            p.0 = [p.0[0] / 2 + 110, p.0[1] / 2 + 60, p.0[2] / 4];
         }
     }
     out

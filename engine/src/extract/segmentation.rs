@@ -2,6 +2,11 @@
 //! background. A block is foreground when the grey levels around it spread enough —
 //! ridges and valleys alternate there; the background is flat or noisy but faint. The
 //! block mask is then smoothed, reduced to its largest region, and its holes filled.
+//!
+//! Handwriting, printed captions and ruled lines on a card or form spread their grey
+//! levels as much as ridges do; once the ridge frequency step has measured how regular a
+//! wave each block's signature is, [`keep_ridges`] drops the blocks with no ridge pattern
+//! around them.
 
 use super::params::*;
 use crate::image::GrayImage;
@@ -105,6 +110,41 @@ pub fn segment(image: &GrayImage) -> Blocks {
     }
 }
 
+/// Drops the foreground blocks where no ridge pattern runs: where the ridge signal
+/// (see [`super::frequency::RidgeFrequency::signal`]) averaged over the foreground blocks
+/// within [`RIDGE_SIGNAL_RADIUS`] is below [`RIDGE_SIGNAL_MIN`]. Then, as in [`segment`],
+/// the largest region is kept and its holes filled.
+pub fn keep_ridges(blocks: &mut Blocks, signal: &super::plane::Plane) {
+    let (bw, bh) = (blocks.bw, blocks.bh);
+    let r = RIDGE_SIGNAL_RADIUS as isize;
+    let mut keep = blocks.foreground.clone();
+    for by in 0..bh {
+        for bx in 0..bw {
+            let i = by * bw + bx;
+            if !blocks.foreground[i] {
+                continue;
+            }
+            let (mut sum, mut n) = (0.0f32, 0u32);
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    let (x, y) = (bx as isize + dx, by as isize + dy);
+                    if x >= 0 && y >= 0 && (x as usize) < bw && (y as usize) < bh {
+                        let j = y as usize * bw + x as usize;
+                        if blocks.foreground[j] {
+                            sum += signal.data[j];
+                            n += 1;
+                        }
+                    }
+                }
+            }
+            keep[i] = sum >= RIDGE_SIGNAL_MIN * n as f32;
+        }
+    }
+    keep_largest_region(&mut keep, bw, bh);
+    fill_holes(&mut keep, bw, bh);
+    blocks.foreground = keep;
+}
+
 fn majority(fg: &[bool], bw: usize, bh: usize) -> Vec<bool> {
     let mut out = fg.to_vec();
     for by in 0..bh {
@@ -195,6 +235,35 @@ fn fill_holes(fg: &mut [bool], bw: usize, bh: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::plane::Plane;
+
+    #[test]
+    fn blocks_without_ridges_around_them_go_and_a_dry_patch_inside_the_print_stays() {
+        // A 20 x 12 block grid, all foreground: a print on the left (signal 0.7) with a
+        // dry 2 x 2 patch (0.1) inside it, and handwriting on the right (0.1), joined.
+        let (bw, bh) = (20, 12);
+        let mut blocks = Blocks {
+            bw,
+            bh,
+            foreground: vec![true; bw * bh],
+            mean: vec![0.0; bw * bh],
+            std: vec![0.0; bw * bh],
+        };
+        let mut signal = Plane::filled(bw, bh, 0.7);
+        for by in 0..bh {
+            for bx in 0..bw {
+                let dry = (4..6).contains(&bx) && (5..7).contains(&by);
+                if bx >= 12 || dry {
+                    signal.data[by * bw + bx] = 0.1;
+                }
+            }
+        }
+        keep_ridges(&mut blocks, &signal);
+        let at = |bx: usize, by: usize| blocks.foreground[by * bw + bx];
+        assert!(at(4, 5) && at(5, 6), "the dry patch is part of the print");
+        assert!((0..bh).all(|by| (0..10).all(|bx| at(bx, by))));
+        assert!((0..bh).all(|by| (13..bw).all(|bx| !at(bx, by))));
+    }
 
     #[test]
     fn the_whole_pixel_test_agrees_with_the_float_one() {

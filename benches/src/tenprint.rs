@@ -1,0 +1,276 @@
+//! Rolled against plain impressions of one ten-print card: NIST's reference Type-4
+//! transaction (`ansi-nist/nist-reference/type-4-tpcard.an2`), whose fourteen WSQ images
+//! the datasets hold decoded (`ansi-nist/decoded/type-4-tpcard-fp-N.png`, N the finger
+//! position).
+//!
+//! The card is prints that none of our constants were chosen on, from another kind of
+//! capture than FVC2002's (ink on card, scanned), with what cards carry: printed
+//! captions, handwriting, ruled lines, a punched hole. Positions 1–10 are the ten rolled
+//! fingers; 11 and 12 the plain thumbs, one each; 13 and 14 the plain four fingers of each
+//! hand, taken together. Each fingertip is cut out of the four-finger images by the boxes
+//! of [`SLAP_TIPS`], so that every finger has one rolled and one plain impression.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use daktilo_engine::extract;
+use daktilo_engine::image::{self, GrayImage};
+use daktilo_engine::matching::{self, PreparedTemplate, calibration};
+use rayon::prelude::*;
+
+/// A fingertip in a four-finger image: (finger position 2–5 or 7–10, the image's
+/// position 13 or 14, x, y, width, height in its pixels).
+///
+/// Read off the card by eye: on the right hand's image (13) the index, middle, ring and
+/// little fingers lie from left to right, on the left hand's (14) from right to left; the
+/// tips are the upper prints of each finger (the fainter prints below them are the middle
+/// phalanges). Each box holds the tip with a margin, and whatever else lies there
+/// (handwriting crosses the left little finger; the punched hole is beside the right
+/// index).
+pub const SLAP_TIPS: [(u8, u8, usize, usize, usize, usize); 8] = [
+    (2, 13, 100, 467, 332, 504),
+    (3, 13, 387, 0, 332, 536),
+    (4, 13, 776, 0, 310, 467),
+    (5, 13, 1200, 375, 315, 401),
+    (7, 14, 1126, 130, 322, 489),
+    (8, 14, 763, 0, 299, 366),
+    (9, 14, 412, 49, 351, 535),
+    (10, 14, 153, 619, 270, 328),
+];
+
+/// The plain thumbs' images: (finger position, image position).
+const PLAIN_THUMBS: [(u8, u8); 2] = [(1, 11), (6, 12)];
+
+/// Every comparison of the card.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `scores[p][r]`: finger `p + 1`'s plain impression (the probe) against finger
+    /// `r + 1`'s rolled one.
+    pub scores: [[f32; 10]; 10],
+    /// Each pair of different rolled fingers, compared once (45).
+    pub rolled_pairs: Vec<f32>,
+    /// Minutiae per rolled and per plain impression, by finger.
+    pub minutiae: [(usize, usize); 10],
+}
+
+impl Report {
+    /// The mated scores, by finger.
+    pub fn genuine(&self) -> [f32; 10] {
+        std::array::from_fn(|f| self.scores[f][f])
+    }
+
+    /// Every impostor score: plain against another finger's rolled (90), and rolled
+    /// against rolled (45).
+    pub fn impostors(&self) -> Vec<f32> {
+        let mut all: Vec<f32> = (0..10)
+            .flat_map(|p| (0..10).filter(move |&r| r != p).map(move |r| (p, r)))
+            .map(|(p, r)| self.scores[p][r])
+            .collect();
+        all.extend(&self.rolled_pairs);
+        all
+    }
+
+    /// The plain impressions whose own rolled finger scores above every other rolled one.
+    pub fn rank_one(&self) -> usize {
+        (0..10)
+            .filter(|&p| (0..10).all(|r| r == p || self.scores[p][r] < self.scores[p][p]))
+            .count()
+    }
+}
+
+/// Reads, extracts and compares the card under `ansi_nist` (the datasets' `ansi-nist`
+/// folder).
+pub fn run(ansi_nist: &Path) -> anyhow::Result<Report> {
+    let decoded = ansi_nist.join("decoded");
+    let read = |position: u8| -> anyhow::Result<(GrayImage, f32)> {
+        let path = decoded.join(format!("type-4-tpcard-fp-{position}.png"));
+        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
+        let d = image::decode(&bytes).with_context(|| path.display().to_string())?;
+        let ppi = d
+            .declared_ppi
+            .filter(|&p| image::check_ppi(p).is_ok())
+            .unwrap_or(image::TARGET_PPI);
+        Ok((d.image, ppi))
+    };
+    // (finger, plain, image, ppi), rolled first.
+    let mut prints = Vec::with_capacity(20);
+    for finger in 1..=10u8 {
+        let (img, ppi) = read(finger)?;
+        prints.push((finger, false, img, ppi));
+    }
+    for (finger, position) in PLAIN_THUMBS {
+        let (img, ppi) = read(position)?;
+        prints.push((finger, true, img, ppi));
+    }
+    for position in [13, 14] {
+        let (img, ppi) = read(position)?;
+        for &(finger, _, x, y, w, h) in SLAP_TIPS.iter().filter(|t| t.1 == position) {
+            let tip = crop(&img, x, y, w, h)
+                .with_context(|| format!("finger {finger}'s box does not fit image {position}"))?;
+            prints.push((finger, true, tip, ppi));
+        }
+    }
+    let extracted: Vec<(u8, bool, PreparedTemplate, usize)> = prints
+        .par_iter()
+        .map(|(finger, plain, img, ppi)| {
+            let e = extract::extract(img, *ppi, false)
+                .with_context(|| format!("finger {finger} (plain: {plain})"))?;
+            let n = e.template.minutiae.len();
+            let prepared = matching::prepare(&e.template)
+                .with_context(|| format!("finger {finger} (plain: {plain})"))?;
+            Ok((*finger, *plain, prepared, n))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let find = |finger: u8, plain: bool| {
+        extracted
+            .iter()
+            .find(|e| e.0 == finger && e.1 == plain)
+            .map(|e| (&e.2, e.3))
+    };
+    let mut rolled = Vec::with_capacity(10);
+    let mut plain = Vec::with_capacity(10);
+    let mut minutiae = [(0, 0); 10];
+    for finger in 1..=10u8 {
+        let (Some(r), Some(p)) = (find(finger, false), find(finger, true)) else {
+            bail!("finger {finger}: no rolled or no plain impression");
+        };
+        minutiae[usize::from(finger - 1)] = (r.1, p.1);
+        rolled.push(r.0);
+        plain.push(p.0);
+    }
+    let mut scores = [[0.0f32; 10]; 10];
+    for (p, row) in scores.iter_mut().enumerate() {
+        for (r, s) in row.iter_mut().enumerate() {
+            *s = matching::compare(plain[p], rolled[r]);
+        }
+    }
+    let rolled_pairs = (0..10)
+        .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
+        .map(|(a, b)| matching::compare(rolled[a], rolled[b]))
+        .collect();
+    Ok(Report {
+        scores,
+        rolled_pairs,
+        minutiae,
+    })
+}
+
+/// The part of `img` at (x, y) of `w` × `h` pixels, cut to the image; `None` when the box
+/// starts outside it.
+fn crop(img: &GrayImage, x: usize, y: usize, w: usize, h: usize) -> Option<GrayImage> {
+    if x >= img.width || y >= img.height {
+        return None;
+    }
+    let (w, h) = (w.min(img.width - x), h.min(img.height - y));
+    let pixels = (y..y + h)
+        .flat_map(|row| &img.pixels[row * img.width + x..row * img.width + x + w])
+        .copied()
+        .collect();
+    Some(GrayImage {
+        width: w,
+        height: h,
+        pixels,
+    })
+}
+
+/// The report as text: the score matrix, then the figures.
+pub fn render(report: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t1 = calibration::threshold_for_fmr(0.01);
+    let t01 = calibration::threshold_for_fmr(0.001);
+    let _ = writeln!(
+        out,
+        "NIST ten-print card: each finger's plain impression (rows) against every rolled one (columns)"
+    );
+    let _ = write!(out, "{:>7}", "");
+    for r in 1..=10 {
+        let _ = write!(out, "{r:>7}");
+    }
+    let _ = writeln!(out, "  minutiae rolled/plain");
+    for (p, row) in report.scores.iter().enumerate() {
+        let _ = write!(out, "{:>7}", p + 1);
+        for (r, s) in row.iter().enumerate() {
+            let mark = if r == p { "*" } else { " " };
+            let _ = write!(out, "{s:>6.1}{mark}");
+        }
+        let (nr, np) = report.minutiae[p];
+        let _ = writeln!(out, "  {nr}/{np}");
+    }
+    let genuine = report.genuine();
+    let impostors = report.impostors();
+    let above = |v: &[f32], t: f32| v.iter().filter(|&&s| s >= t).count();
+    let weakest = genuine.iter().copied().fold(f32::INFINITY, f32::min);
+    let strongest = impostors.iter().copied().fold(0.0f32, f32::max);
+    let _ = writeln!(out, "mates at rank 1             {}/10", report.rank_one());
+    let _ = writeln!(
+        out,
+        "mates at FMR 1% (score {t1:.0})   {}/10, at FMR 0.1% (score {t01:.0}) {}/10; weakest {weakest:.1}",
+        above(&genuine, t1),
+        above(&genuine, t01)
+    );
+    let _ = writeln!(
+        out,
+        "impostors at FMR 1%         {}/{} (at 0.1% {}); highest {strongest:.1}",
+        above(&impostors, t1),
+        impostors.len(),
+        above(&impostors, t01)
+    );
+    out
+}
+
+/// The report as one JSON object.
+pub fn json(report: &Report) -> serde_json::Value {
+    let t1 = calibration::threshold_for_fmr(0.01);
+    let t01 = calibration::threshold_for_fmr(0.001);
+    let genuine = report.genuine();
+    let impostors = report.impostors();
+    let above = |v: &[f32], t: f32| v.iter().filter(|&&s| s >= t).count();
+    serde_json::json!({
+        "scores": report.scores,
+        "genuine": genuine,
+        "rank1": report.rank_one(),
+        "genuine_at_fmr_1pct": above(&genuine, t1),
+        "genuine_at_fmr_01pct": above(&genuine, t01),
+        "impostors": impostors.len(),
+        "impostors_at_fmr_1pct": above(&impostors, t1),
+        "impostors_at_fmr_01pct": above(&impostors, t01),
+        "highest_impostor": impostors.iter().copied().fold(0.0f32, f32::max),
+        "minutiae_rolled_plain": report.minutiae,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crop_is_the_box_cut_to_the_image() {
+        let img = GrayImage {
+            width: 5,
+            height: 4,
+            pixels: (0..20).collect(),
+        };
+        let c = crop(&img, 3, 1, 10, 2).unwrap();
+        assert_eq!((c.width, c.height), (2, 2));
+        assert_eq!(c.pixels, vec![8, 9, 13, 14]);
+        assert!(crop(&img, 5, 0, 1, 1).is_none());
+    }
+
+    #[test]
+    fn rank_one_needs_the_mate_strictly_above_every_other_finger() {
+        let mut scores = [[1.0f32; 10]; 10];
+        for (f, row) in scores.iter_mut().enumerate() {
+            row[f] = 30.0;
+        }
+        scores[3][7] = 30.0; // a tie is not rank 1
+        scores[5][2] = 31.0;
+        let report = Report {
+            scores,
+            rolled_pairs: vec![2.0; 45],
+            minutiae: [(0, 0); 10],
+        };
+        assert_eq!(report.rank_one(), 8);
+        assert_eq!(report.impostors().len(), 135);
+    }
+}
