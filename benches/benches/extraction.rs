@@ -53,7 +53,16 @@ fn bench(c: &mut Criterion) {
     steps.bench_function("4-frequency", |b| {
         b.iter(|| frequency::estimate(black_box(&norm), &blocks, &field))
     });
-    let period = frequency::estimate(&norm, &blocks, &field).period;
+    let frequency::RidgeFrequency { period, signal } = frequency::estimate(&norm, &blocks, &field);
+    steps.bench_function("4b-ridge-test", |b| {
+        b.iter(|| {
+            let mut kept = blocks.clone();
+            segmentation::keep_ridges(black_box(&mut kept), &signal);
+            kept
+        })
+    });
+    let mut blocks = blocks;
+    segmentation::keep_ridges(&mut blocks, &signal);
     steps.bench_function("5-enhancement", |b| {
         b.iter(|| enhance::enhance(black_box(&norm), &blocks, &field, &period))
     });
