@@ -85,7 +85,7 @@ pub struct RidgeFrequency {
 ))]
 pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> RidgeFrequency {
     let (bw, bh) = (blocks.bw, blocks.bh);
-    let waves = Waves::new();
+    let waves = Waves::get();
     let mut period = Plane::filled(bw, bh, 0.0);
     let mut signal = Plane::filled(bw, bh, 0.0);
     let mut weight = Plane::filled(bw, bh, 0.0);
@@ -158,6 +158,13 @@ struct Waves {
 }
 
 impl Waves {
+    /// The tables, built once outside the run-time dispatch (as the Gabor bank is), so
+    /// that every build reads the same values.
+    fn get() -> &'static Waves {
+        static WAVES: std::sync::OnceLock<Waves> = std::sync::OnceLock::new();
+        WAVES.get_or_init(Waves::new)
+    }
+
     fn new() -> Self {
         let mut w = Waves {
             cos: [[0.0; WAVE_LANES]; FREQUENCY_WINDOW],
