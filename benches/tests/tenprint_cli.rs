@@ -1,5 +1,6 @@
 //! `daktilo-bench tenprint` on NIST's reference ten-print card: prints from ink on card,
-//! with captions and handwriting, that none of the extractor's constants were chosen on.
+//! with captions and handwriting (a regression test; see docs/extraction.md, "Ridges,
+//! not ink").
 
 use std::process::Command;
 

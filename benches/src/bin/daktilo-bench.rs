@@ -166,8 +166,8 @@ enum Command {
     },
     /// Rolled against plain impressions on NIST's reference ten-print card (Type-4): each
     /// finger's plain print (the thumbs', and the tips cut from the four-finger images)
-    /// against every rolled one, and the rolled ones against each other. Prints that none
-    /// of the extractor's constants were chosen on, with a card's captions and handwriting.
+    /// against every rolled one, and the rolled ones against each other: ink on card, with
+    /// a card's captions and handwriting.
     Tenprint {
         /// The datasets' `ansi-nist` folder (holding `decoded/type-4-tpcard-fp-N.png`).
         #[arg(long)]

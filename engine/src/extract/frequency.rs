@@ -68,7 +68,7 @@ pub struct RidgeFrequency {
     /// Pixels per ridge, per block (smoothed, gaps filled; meaningful on the foreground).
     pub period: Plane,
     /// Per foreground block, 0–1: the largest share of the signature's variance that one
-    /// sinusoid of a plausible ridge period explains ([`ridge_signal`]); 0 on the
+    /// sinusoid of a plausible ridge period explains (`Waves::ridge_signal`); 0 on the
     /// background. Ridges score about 0.5–0.9; handwriting, printed text, ruled lines and
     /// bare paper, which can pass the grey-level test of segmentation, score low.
     pub signal: Plane,
@@ -170,8 +170,9 @@ impl Waves {
             cos: [[0.0; WAVE_LANES]; FREQUENCY_WINDOW],
             sin: [[0.0; WAVE_LANES]; FREQUENCY_WINDOW],
         };
-        // In f64, rounded once to f32: the same tables whether the compiler folds them or
-        // the library computes them (in f32, the two differed in the last bit for some).
+        // In f64, rounded once to f32, and outside the dispatched code: the first version
+        // built f32 tables inside it, and its AVX-512 build computed other signals than its
+        // scalar build (the test `the_dispatched_ridge_signal_is_the_scalar_one_...`).
         for k in 0..FREQUENCY_WINDOW {
             for (j, &p) in RIDGE_SIGNAL_PERIODS.iter().enumerate() {
                 let a = std::f64::consts::TAU * k as f64 / f64::from(p);

@@ -100,10 +100,10 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
         frequency::estimate(&normalised, &blocks, &field);
     // Handwriting, printed text and ruled lines pass the grey-level test of segmentation
     // (cards, forms); only blocks with a ridge pattern around them stay print.
-    let graded = blocks.clone();
+    let graded = debug.then(|| blocks.clone());
     let mut blocks = blocks;
     segmentation::keep_ridges(&mut blocks, &signal);
-    if debug {
+    if let Some(graded) = graded {
         pictures[0] = ("1-mask", debug_mask(&img, &graded, &blocks));
     }
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);

@@ -47,8 +47,9 @@ pub const RIDGE_SIGNAL_PERIODS: [f32; 10] = [5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0
 pub const RIDGE_SIGNAL_RADIUS: usize = 2;
 /// ...falls below this hold no ridge pattern and become background (see
 /// `segmentation::keep_ridges`). FVC2002's blocks score a median of 0.64–0.73 per set, and
-/// 0.05–1.2 % of them average below 0.25; of the NIST ten-print card's twenty prints, 18 %
-/// (captions, handwriting, bare card).
+/// 0.01–0.8 % of them average below 0.25; of the NIST ten-print card's twenty prints,
+/// 10 % (captions, handwriting, bare card). Chosen on the development fingers
+/// (docs/extraction.md, "Ridges, not ink").
 pub const RIDGE_SIGNAL_MIN: f32 = 0.25;
 
 // Enhancement (Gabor filter bank).
