@@ -88,10 +88,7 @@ pub fn run(ansi_nist: &Path) -> anyhow::Result<Report> {
         let path = decoded.join(format!("type-4-tpcard-fp-{position}.png"));
         let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
         let d = image::decode(&bytes).with_context(|| path.display().to_string())?;
-        let ppi = d
-            .declared_ppi
-            .filter(|&p| image::check_ppi(p).is_ok())
-            .unwrap_or(image::TARGET_PPI);
+        let ppi = d.ppi(None);
         Ok((d.image, ppi))
     };
     // (finger, plain, image, ppi), rolled first.

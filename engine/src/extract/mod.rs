@@ -65,13 +65,11 @@ pub enum ExtractError {
 /// Decodes an image file and extracts its minutiae.
 pub fn extract_file(bytes: &[u8], options: &ExtractOptions) -> Result<Extraction, ExtractError> {
     let decoded = image::decode(bytes)?;
-    // A declared resolution outside the plausible range (72 ppi is many tools' default) is
-    // a mis-tagged file, not a fingerprint scan: it is ignored. A given one is checked.
-    let declared = decoded
-        .declared_ppi
-        .filter(|&p| image::check_ppi(p).is_ok());
-    let ppi = options.ppi.or(declared).unwrap_or(image::TARGET_PPI);
-    Ok(extract(&decoded.image, ppi, options.debug)?)
+    Ok(extract(
+        &decoded.image,
+        decoded.ppi(options.ppi),
+        options.debug,
+    )?)
 }
 
 /// Extracts the minutiae of a grey image taken at `ppi`.
@@ -85,11 +83,13 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     let normalised = normalise(&img, &blocks);
     let field = orientation::estimate(&normalised, &blocks);
     if debug {
-        pictures.push(("1-mask", debug_mask(&img, &blocks, &blocks)));
         pictures.push(("2-orientation", debug_orientation(&img, &blocks, &field)));
     }
     if quality::clarity(&blocks, &field) < MIN_CLARITY {
         // Blank, uniform, noise, or not a fingerprint.
+        if debug {
+            pictures.insert(0, ("1-mask", debug_mask(&img, &blocks, &blocks)));
+        }
         return Ok(Extraction {
             template: template_of(input, ppi, Vec::new(), 0),
             quality: 0,
@@ -104,7 +104,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
     let mut blocks = blocks;
     segmentation::keep_ridges(&mut blocks, &signal);
     if let Some(graded) = graded {
-        pictures[0] = ("1-mask", debug_mask(&img, &graded, &blocks));
+        pictures.insert(0, ("1-mask", debug_mask(&img, &graded, &blocks)));
     }
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
     let mut skeleton = binarize::binarize(&enhanced, |x, y| blocks.is_foreground_at(x, y));

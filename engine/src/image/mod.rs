@@ -82,6 +82,17 @@ pub struct DecodedImage {
     pub declared_ppi: Option<f32>,
 }
 
+impl DecodedImage {
+    /// The resolution to extract it at: `given` when there is one (checked when used), else
+    /// the file's own, else [`TARGET_PPI`]. A declared resolution outside the plausible
+    /// range (72 ppi is many tools' default) is a mis-tagged file, not a fingerprint scan:
+    /// it is ignored.
+    pub fn ppi(&self, given: Option<f32>) -> f32 {
+        let declared = self.declared_ppi.filter(|&p| check_ppi(p).is_ok());
+        given.or(declared).unwrap_or(TARGET_PPI)
+    }
+}
+
 fn check_size(width: u32, height: u32) -> Result<(), ImageError> {
     if width > MAX_SIDE || height > MAX_SIDE {
         return Err(ImageError::TooLarge { width, height });
