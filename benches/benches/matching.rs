@@ -2,7 +2,8 @@
 //! comparison, and a prepared probe against all 320 templates (throughput = comparisons
 //! per second per core) — on the SecuGen ISO templates (minutiae alone), and on Daktilo's
 //! own templates of the images, which carry the ridge flow (`own/…`; `own_bare/…` the same
-//! templates without it).
+//! templates without it); and on NIST's ten-print card (`card/…`), whose rolled prints hold
+//! up to 255 minutiae where FVC2002's hold at most about 100.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use daktilo_engine::datasets;
@@ -43,11 +44,38 @@ fn bench_templates(c: &mut Criterion, name: &str, templates: &[Template]) {
     group.finish();
 }
 
+/// The card's comparisons: each plain impression against the ten rolled ones, and each
+/// rolled print against every other once (throughput = comparisons per second per core).
+fn bench_card(c: &mut Criterion, card: &daktilo_bench::tenprint::Card) {
+    let mut group = c.benchmark_group("card");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("plain_vs_rolled_100", |b| {
+        b.iter(|| {
+            card.plain
+                .iter()
+                .flat_map(|p| card.rolled.iter().map(move |r| (p, r)))
+                .map(|(p, r)| matching::compare(black_box(p), r))
+                .fold(0.0f32, f32::max)
+        })
+    });
+    group.throughput(Throughput::Elements(45));
+    group.bench_function("rolled_vs_rolled_45", |b| {
+        b.iter(|| {
+            (0..10)
+                .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
+                .map(|(a, b)| matching::compare(black_box(&card.rolled[a]), &card.rolled[b]))
+                .fold(0.0f32, f32::max)
+        })
+    });
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let Some(dir) = datasets::locate() else {
         eprintln!("{}", datasets::skip_message("matching benchmarks"));
         return;
     };
+    let card_dir = dir.join("ansi-nist");
     let dir = dir.join("fvc2002");
     let iso = daktilo_bench::fvc::iso_templates(&dir).expect("FVC2002 ISO templates");
     bench_templates(c, "", &iso);
@@ -62,6 +90,8 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     bench_templates(c, "own_bare", &bare);
+    let card = daktilo_bench::tenprint::Card::read(&card_dir).expect("the ten-print card");
+    bench_card(c, &card);
 }
 
 criterion_group! {

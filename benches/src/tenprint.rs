@@ -83,75 +83,102 @@ impl Report {
 /// Reads, extracts and compares the card under `ansi_nist` (the datasets' `ansi-nist`
 /// folder).
 pub fn run(ansi_nist: &Path) -> anyhow::Result<Report> {
-    let decoded = ansi_nist.join("decoded");
-    let read = |position: u8| -> anyhow::Result<(GrayImage, f32)> {
-        let path = decoded.join(format!("type-4-tpcard-fp-{position}.png"));
-        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        let d = image::decode(&bytes).with_context(|| path.display().to_string())?;
-        let ppi = d.ppi(None);
-        Ok((d.image, ppi))
-    };
-    // (finger, plain, image, ppi), rolled first.
-    let mut prints = Vec::with_capacity(20);
-    for finger in 1..=10u8 {
-        let (img, ppi) = read(finger)?;
-        prints.push((finger, false, img, ppi));
-    }
-    for (finger, position) in PLAIN_THUMBS {
-        let (img, ppi) = read(position)?;
-        prints.push((finger, true, img, ppi));
-    }
-    for position in [13, 14] {
-        let (img, ppi) = read(position)?;
-        for &(finger, _, x, y, w, h) in SLAP_TIPS.iter().filter(|t| t.1 == position) {
-            let tip = crop(&img, x, y, w, h)
-                .with_context(|| format!("finger {finger}'s box does not fit image {position}"))?;
-            prints.push((finger, true, tip, ppi));
-        }
-    }
-    let extracted: Vec<(u8, bool, PreparedTemplate, usize)> = prints
-        .par_iter()
-        .map(|(finger, plain, img, ppi)| {
-            let e = extract::extract(img, *ppi, false)
-                .with_context(|| format!("finger {finger} (plain: {plain})"))?;
-            let n = e.template.minutiae.len();
-            let prepared = matching::prepare(&e.template)
-                .with_context(|| format!("finger {finger} (plain: {plain})"))?;
-            Ok((*finger, *plain, prepared, n))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let find = |finger: u8, plain: bool| {
-        extracted
-            .iter()
-            .find(|e| e.0 == finger && e.1 == plain)
-            .map(|e| (&e.2, e.3))
-    };
-    let mut rolled = Vec::with_capacity(10);
-    let mut plain = Vec::with_capacity(10);
-    let mut minutiae = [(0, 0); 10];
-    for finger in 1..=10u8 {
-        let (Some(r), Some(p)) = (find(finger, false), find(finger, true)) else {
-            bail!("finger {finger}: no rolled or no plain impression");
+    Ok(Card::read(ansi_nist)?.compare())
+}
+
+/// The card's twenty impressions, extracted and prepared for matching.
+pub struct Card {
+    /// Each finger's rolled impression, fingers 1–10 in order.
+    pub rolled: Vec<PreparedTemplate>,
+    /// Each finger's plain impression, fingers 1–10 in order.
+    pub plain: Vec<PreparedTemplate>,
+    /// Minutiae per rolled and per plain impression, by finger.
+    pub minutiae: [(usize, usize); 10],
+}
+
+impl Card {
+    /// Reads and extracts the card under `ansi_nist` (the datasets' `ansi-nist` folder).
+    pub fn read(ansi_nist: &Path) -> anyhow::Result<Card> {
+        let decoded = ansi_nist.join("decoded");
+        let read = |position: u8| -> anyhow::Result<(GrayImage, f32)> {
+            let path = decoded.join(format!("type-4-tpcard-fp-{position}.png"));
+            let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
+            let d = image::decode(&bytes).with_context(|| path.display().to_string())?;
+            let ppi = d.ppi(None);
+            Ok((d.image, ppi))
         };
-        minutiae[usize::from(finger - 1)] = (r.1, p.1);
-        rolled.push(r.0);
-        plain.push(p.0);
+        // (finger, plain, image, ppi), rolled first.
+        let mut prints = Vec::with_capacity(20);
+        for finger in 1..=10u8 {
+            let (img, ppi) = read(finger)?;
+            prints.push((finger, false, img, ppi));
+        }
+        for (finger, position) in PLAIN_THUMBS {
+            let (img, ppi) = read(position)?;
+            prints.push((finger, true, img, ppi));
+        }
+        for position in [13, 14] {
+            let (img, ppi) = read(position)?;
+            for &(finger, _, x, y, w, h) in SLAP_TIPS.iter().filter(|t| t.1 == position) {
+                let tip = crop(&img, x, y, w, h).with_context(|| {
+                    format!("finger {finger}'s box does not fit image {position}")
+                })?;
+                prints.push((finger, true, tip, ppi));
+            }
+        }
+        let mut extracted: Vec<Option<(u8, bool, PreparedTemplate, usize)>> = prints
+            .par_iter()
+            .map(|(finger, plain, img, ppi)| {
+                let e = extract::extract(img, *ppi, false)
+                    .with_context(|| format!("finger {finger} (plain: {plain})"))?;
+                let n = e.template.minutiae.len();
+                let prepared = matching::prepare(&e.template)
+                    .with_context(|| format!("finger {finger} (plain: {plain})"))?;
+                Ok(Some((*finger, *plain, prepared, n)))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let mut take = |finger: u8, plain: bool| {
+            extracted
+                .iter_mut()
+                .find(|e| e.as_ref().is_some_and(|e| e.0 == finger && e.1 == plain))
+                .and_then(Option::take)
+                .map(|e| (e.2, e.3))
+        };
+        let mut card = Card {
+            rolled: Vec::with_capacity(10),
+            plain: Vec::with_capacity(10),
+            minutiae: [(0, 0); 10],
+        };
+        for finger in 1..=10u8 {
+            let (Some(r), Some(p)) = (take(finger, false), take(finger, true)) else {
+                bail!("finger {finger}: no rolled or no plain impression");
+            };
+            card.minutiae[usize::from(finger - 1)] = (r.1, p.1);
+            card.rolled.push(r.0);
+            card.plain.push(p.0);
+        }
+        Ok(card)
     }
-    let mut scores = [[0.0f32; 10]; 10];
-    for (p, row) in scores.iter_mut().enumerate() {
-        for (r, s) in row.iter_mut().enumerate() {
-            *s = matching::compare(plain[p], rolled[r]);
+
+    /// Every plain impression against every rolled one, and the rolled ones against each
+    /// other.
+    pub fn compare(&self) -> Report {
+        let mut scores = [[0.0f32; 10]; 10];
+        for (p, row) in scores.iter_mut().enumerate() {
+            for (r, s) in row.iter_mut().enumerate() {
+                *s = matching::compare(&self.plain[p], &self.rolled[r]);
+            }
+        }
+        let rolled_pairs = (0..10)
+            .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
+            .map(|(a, b)| matching::compare(&self.rolled[a], &self.rolled[b]))
+            .collect();
+        Report {
+            scores,
+            rolled_pairs,
+            minutiae: self.minutiae,
         }
     }
-    let rolled_pairs = (0..10)
-        .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
-        .map(|(a, b)| matching::compare(rolled[a], rolled[b]))
-        .collect();
-    Ok(Report {
-        scores,
-        rolled_pairs,
-        minutiae,
-    })
 }
 
 /// The part of `img` at (x, y) of `w` × `h` pixels, cut to the image; `None` when the box
@@ -183,7 +210,10 @@ struct Summary {
     impostors_at_1: usize,
     impostors_at_01: usize,
     weakest: f32,
-    strongest: f32,
+    /// The highest impostor score of a plain impression against a rolled one, and of two
+    /// rolled ones.
+    strongest_plain: f32,
+    strongest_rolled: f32,
 }
 
 impl Report {
@@ -205,7 +235,11 @@ impl Report {
             impostors_at_1: above(&impostors, t1),
             impostors_at_01: above(&impostors, t01),
             weakest: genuine.iter().copied().fold(f32::INFINITY, f32::min),
-            strongest: impostors.iter().copied().fold(0.0f32, f32::max),
+            strongest_plain: impostors[..impostors.len() - self.rolled_pairs.len()]
+                .iter()
+                .copied()
+                .fold(0.0f32, f32::max),
+            strongest_rolled: self.rolled_pairs.iter().copied().fold(0.0f32, f32::max),
         }
     }
 }
@@ -241,8 +275,8 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "impostors at FMR 1%         {}/{} (at 0.1% {}); highest {:.1}",
-        f.impostors_at_1, f.impostors, f.impostors_at_01, f.strongest
+        "impostors at FMR 1%         {}/{} (at 0.1% {}); highest {:.1} plain against rolled, {:.1} rolled against rolled",
+        f.impostors_at_1, f.impostors, f.impostors_at_01, f.strongest_plain, f.strongest_rolled
     );
     out
 }
@@ -259,7 +293,8 @@ pub fn json(report: &Report) -> serde_json::Value {
         "impostors": f.impostors,
         "impostors_at_fmr_1pct": f.impostors_at_1,
         "impostors_at_fmr_01pct": f.impostors_at_01,
-        "highest_impostor": f.strongest,
+        "highest_impostor": f.strongest_plain.max(f.strongest_rolled),
+        "highest_impostor_rolled_pairs": f.strongest_rolled,
         "minutiae_rolled_plain": report.minutiae,
     })
 }

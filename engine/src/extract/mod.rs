@@ -155,18 +155,26 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
         kind: c.kind,
         quality: quality::minutia_quality(&field, c.x as f32, c.y as f32),
     };
-    // Each kept minutia with its position at 500 ppi, for the ridge counts.
-    let mut found: Vec<(Minutia, (f32, f32))> = candidates
+    // Each kept minutia with its position at 500 ppi, for the ridge counts, and its
+    // candidate.
+    let mut found: Vec<(Minutia, (f32, f32), usize)> = candidates
         .iter()
-        .filter(|c| !c.removed)
-        .map(|c| (minutia(c), (c.x as f32, c.y as f32)))
+        .enumerate()
+        .filter(|(_, c)| !c.removed)
+        .map(|(i, c)| (minutia(c), (c.x as f32, c.y as f32), i))
         .collect();
-    found.sort_by_key(|(m, _)| std::cmp::Reverse(m.quality));
+    found.sort_by_key(|(m, _, _)| std::cmp::Reverse(m.quality));
+    if debug {
+        // The picture shows the template: those beyond the cap are not in it.
+        for &(_, _, i) in found.iter().skip(MAX_MINUTIAE) {
+            candidates[i].removed = true;
+        }
+    }
     found.truncate(MAX_MINUTIAE);
     // The ridges between neighbouring minutiae, in the template's order of minutiae.
-    let at: Vec<(f32, f32)> = found.iter().map(|&(_, p)| p).collect();
+    let at: Vec<(f32, f32)> = found.iter().map(|&(_, p, _)| p).collect();
     let counts = ridge_count::neighbour_counts(&ridges, w, h, inside, &at);
-    let found: Vec<Minutia> = found.into_iter().map(|(m, _)| m).collect();
+    let found: Vec<Minutia> = found.into_iter().map(|(m, _, _)| m).collect();
     let q = quality::image_quality(&blocks, &field, found.len());
     if debug {
         pictures.push(("7-minutiae", debug_minutiae(&img, &candidates)));
