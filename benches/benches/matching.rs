@@ -54,7 +54,7 @@ fn bench_card(c: &mut Criterion, card: &daktilo_bench::tenprint::Card) {
             card.plain
                 .iter()
                 .flat_map(|p| card.rolled.iter().map(move |r| (p, r)))
-                .map(|(p, r)| matching::compare(black_box(p), r))
+                .map(|(p, r)| matching::compare(black_box(&p.prepared), &r.prepared))
                 .fold(0.0f32, f32::max)
         })
     });
@@ -63,7 +63,12 @@ fn bench_card(c: &mut Criterion, card: &daktilo_bench::tenprint::Card) {
         b.iter(|| {
             (0..10)
                 .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
-                .map(|(a, b)| matching::compare(black_box(&card.rolled[a]), &card.rolled[b]))
+                .map(|(a, b)| {
+                    matching::compare(
+                        black_box(&card.rolled[a].prepared),
+                        &card.rolled[b].prepared,
+                    )
+                })
                 .fold(0.0f32, f32::max)
         })
     });

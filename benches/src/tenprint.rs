@@ -18,6 +18,8 @@ use anyhow::{Context, bail};
 use daktilo_engine::extract;
 use daktilo_engine::image::{self, GrayImage};
 use daktilo_engine::matching::{self, PreparedTemplate, calibration};
+use daktilo_engine::search::{Candidate, SearchOptions};
+use daktilo_engine::template::{FingerPosition, Template};
 use rayon::prelude::*;
 
 /// A fingertip in a four-finger image: (finger position 2–5 or 7–10, the image's
@@ -86,14 +88,21 @@ pub fn run(ansi_nist: &Path) -> anyhow::Result<Report> {
     Ok(Card::read(ansi_nist)?.compare())
 }
 
+/// One impression of the card: its template (finger position set) and the template
+/// prepared for matching.
+pub struct Impression {
+    /// The extracted template.
+    pub template: Template,
+    /// The same, prepared for the matcher.
+    pub prepared: PreparedTemplate,
+}
+
 /// The card's twenty impressions, extracted and prepared for matching.
 pub struct Card {
     /// Each finger's rolled impression, fingers 1–10 in order.
-    pub rolled: Vec<PreparedTemplate>,
+    pub rolled: Vec<Impression>,
     /// Each finger's plain impression, fingers 1–10 in order.
-    pub plain: Vec<PreparedTemplate>,
-    /// Minutiae per rolled and per plain impression, by finger.
-    pub minutiae: [(usize, usize); 10],
+    pub plain: Vec<Impression>,
 }
 
 impl Card {
@@ -126,15 +135,17 @@ impl Card {
                 prints.push((finger, true, tip, ppi));
             }
         }
-        let mut extracted: Vec<Option<(u8, bool, PreparedTemplate, usize)>> = prints
+        let mut extracted: Vec<Option<(u8, bool, Impression)>> = prints
             .par_iter()
             .map(|(finger, plain, img, ppi)| {
-                let e = extract::extract(img, *ppi, false)
-                    .with_context(|| format!("finger {finger} (plain: {plain})"))?;
-                let n = e.template.minutiae.len();
-                let prepared = matching::prepare(&e.template)
-                    .with_context(|| format!("finger {finger} (plain: {plain})"))?;
-                Ok(Some((*finger, *plain, prepared, n)))
+                let what = || format!("finger {finger} (plain: {plain})");
+                let mut template = extract::extract(img, *ppi, false)
+                    .with_context(what)?
+                    .template;
+                template.finger =
+                    FingerPosition::from_code(*finger).unwrap_or(FingerPosition::Unknown);
+                let prepared = matching::prepare(&template).with_context(what)?;
+                Ok(Some((*finger, *plain, Impression { template, prepared })))
             })
             .collect::<anyhow::Result<_>>()?;
         let mut take = |finger: u8, plain: bool| {
@@ -142,20 +153,18 @@ impl Card {
                 .iter_mut()
                 .find(|e| e.as_ref().is_some_and(|e| e.0 == finger && e.1 == plain))
                 .and_then(Option::take)
-                .map(|e| (e.2, e.3))
+                .map(|e| e.2)
         };
         let mut card = Card {
             rolled: Vec::with_capacity(10),
             plain: Vec::with_capacity(10),
-            minutiae: [(0, 0); 10],
         };
         for finger in 1..=10u8 {
             let (Some(r), Some(p)) = (take(finger, false), take(finger, true)) else {
                 bail!("finger {finger}: no rolled or no plain impression");
             };
-            card.minutiae[usize::from(finger - 1)] = (r.1, p.1);
-            card.rolled.push(r.0);
-            card.plain.push(p.0);
+            card.rolled.push(r);
+            card.plain.push(p);
         }
         Ok(card)
     }
@@ -166,17 +175,18 @@ impl Card {
         let mut scores = [[0.0f32; 10]; 10];
         for (p, row) in scores.iter_mut().enumerate() {
             for (r, s) in row.iter_mut().enumerate() {
-                *s = matching::compare(&self.plain[p], &self.rolled[r]);
+                *s = matching::compare(&self.plain[p].prepared, &self.rolled[r].prepared);
             }
         }
         let rolled_pairs = (0..10)
             .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
-            .map(|(a, b)| matching::compare(&self.rolled[a], &self.rolled[b]))
+            .map(|(a, b)| matching::compare(&self.rolled[a].prepared, &self.rolled[b].prepared))
             .collect();
+        let count = |i: &Impression| i.template.minutiae.len();
         Report {
             scores,
             rolled_pairs,
-            minutiae: self.minutiae,
+            minutiae: std::array::from_fn(|f| (count(&self.rolled[f]), count(&self.plain[f]))),
         }
     }
 }
@@ -296,6 +306,95 @@ pub fn json(report: &Report) -> serde_json::Value {
         "highest_impostor": f.strongest_plain.max(f.strongest_rolled),
         "highest_impostor_rolled_pairs": f.strongest_rolled,
         "minutiae_rolled_plain": report.minutiae,
+    })
+}
+
+/// Where each plain impression's rolled print came in 1:N searches.
+#[derive(Debug, Clone, Default)]
+pub struct Searches {
+    /// Templates in the gallery.
+    pub gallery: usize,
+    /// By finger: the mate's rank (1 = first) and score in the two-stage search; `None`
+    /// when it is not among the candidates returned.
+    pub two_stage: Vec<Option<(usize, f32)>>,
+    /// The same, searched exhaustively with the matcher alone.
+    pub exhaustive: Vec<Option<(usize, f32)>>,
+    /// Each search's wall time, ms.
+    pub two_stage_ms: Vec<f64>,
+    /// Each exhaustive search's wall time, ms.
+    pub exhaustive_ms: Vec<f64>,
+}
+
+/// The rank (1 = first) and score of `subject` among the candidates of a search.
+pub fn rank_of(found: &[Candidate], subject: u64) -> Option<(usize, f32)> {
+    found
+        .iter()
+        .position(|c| c.subject == subject)
+        .map(|i| (i + 1, found[i].score))
+}
+
+fn at_rank_one(ranks: &[Option<(usize, f32)>]) -> usize {
+    ranks.iter().filter(|r| matches!(r, Some((1, _)))).count()
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The searches as text: each finger's rank both ways, then the figures.
+pub fn render_search(s: &Searches) -> String {
+    use std::fmt::Write;
+    let rank = |r: &Option<(usize, f32)>| match r {
+        Some((k, score)) => format!("{k} ({score:.1})"),
+        None => "-".to_string(),
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n1:N, each plain impression (finger unknown) against the ten rolled prints among {} templates",
+        s.gallery
+    );
+    let _ = writeln!(
+        out,
+        "(the mate's rank and score; -: not among the {} candidates returned)",
+        SearchOptions::default().max_results
+    );
+    let _ = writeln!(
+        out,
+        "{:>7}  {:>14}  {:>14}",
+        "finger", "two-stage", "exhaustive"
+    );
+    for (f, (a, b)) in s.two_stage.iter().zip(&s.exhaustive).enumerate() {
+        let _ = writeln!(out, "{:>7}  {:>14}  {:>14}", f + 1, rank(a), rank(b));
+    }
+    let _ = writeln!(
+        out,
+        "mates at rank 1: two-stage {}/{}, exhaustive {}/{}; median search {:.1} ms two-stage, {:.1} ms exhaustive",
+        at_rank_one(&s.two_stage),
+        s.two_stage.len(),
+        at_rank_one(&s.exhaustive),
+        s.exhaustive.len(),
+        median(&s.two_stage_ms),
+        median(&s.exhaustive_ms)
+    );
+    out
+}
+
+/// The searches as one JSON object.
+pub fn search_json(s: &Searches) -> serde_json::Value {
+    let ranks = |v: &[Option<(usize, f32)>]| -> Vec<Option<usize>> {
+        v.iter().map(|r| r.map(|(k, _)| k)).collect()
+    };
+    serde_json::json!({
+        "gallery": s.gallery,
+        "two_stage_ranks": ranks(&s.two_stage),
+        "exhaustive_ranks": ranks(&s.exhaustive),
+        "two_stage_rank1": at_rank_one(&s.two_stage),
+        "exhaustive_rank1": at_rank_one(&s.exhaustive),
+        "two_stage_median_ms": median(&s.two_stage_ms),
+        "exhaustive_median_ms": median(&s.exhaustive_ms),
     })
 }
 

@@ -175,6 +175,11 @@ enum Command {
         /// Print the figures as one JSON object on standard output.
         #[arg(long)]
         json: bool,
+        /// Also search each plain impression in a gallery of this many templates: the ten
+        /// rolled prints among synthetic fillers (with the ridge flow), by the two-stage
+        /// search and exhaustively with the matcher alone.
+        #[arg(long)]
+        gallery_size: Option<u64>,
     },
     /// Build a gallery of synthetic templates (fingers that do not exist).
     Synth {
@@ -1631,6 +1636,86 @@ impl IdentifySearches {
     }
 }
 
+/// `daktilo-bench tenprint`: the card's comparisons and, with a gallery size, its 1:N
+/// searches.
+fn tenprint(dataset: &Path, json: bool, gallery_size: Option<u64>) -> anyhow::Result<()> {
+    use daktilo_bench::tenprint::{self, Card};
+    let card = Card::read(dataset)?;
+    let report = card.compare();
+    let searches = gallery_size
+        .map(|n| tenprint_searches(&card, n))
+        .transpose()?;
+    if json {
+        let mut value = tenprint::json(&report);
+        if let Some(s) = &searches {
+            value["search"] = tenprint::search_json(s);
+        }
+        println!("{value}");
+    } else {
+        print!("{}", tenprint::render(&report));
+        if let Some(s) = &searches {
+            print!("{}", tenprint::render_search(s));
+        }
+    }
+    Ok(())
+}
+
+/// Each plain impression of the card searched (finger unknown) in a gallery of `size`
+/// templates: the ten rolled prints, subjects 1–10, among synthetic fillers.
+fn tenprint_searches(
+    card: &daktilo_bench::tenprint::Card,
+    size: u64,
+) -> anyhow::Result<daktilo_bench::tenprint::Searches> {
+    let fillers = size
+        .checked_sub(card.rolled.len() as u64)
+        .context("--gallery-size: at least the ten rolled prints")?;
+    let dir = std::env::temp_dir().join(format!("daktilo-tenprint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let result = (|| {
+        let gallery = Gallery::open(&dir, gallery_options())?;
+        add_synthetic(&gallery, 11, fillers, 1, true, SynthModel::Ridges, 1)?;
+        let entries = card
+            .rolled
+            .iter()
+            .zip(1u64..)
+            .map(|(r, subject)| entry_of(&r.template, subject, r.template.finger))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        gallery.append(entries)?;
+        gallery.flush()?;
+        gallery.compact()?;
+        let snapshot = gallery.snapshot();
+        let mut searches = daktilo_bench::tenprint::Searches {
+            gallery: snapshot.len(),
+            ..Default::default()
+        };
+        let exhaustive = SearchOptions {
+            exhaustive: true,
+            ..SearchOptions::default()
+        };
+        for (p, subject) in card.plain.iter().zip(1u64..) {
+            let probe = [ProbeFinger {
+                finger: FingerPosition::Unknown,
+                template: p.template.clone(),
+            }];
+            let timed = |options: &SearchOptions| -> anyhow::Result<(Option<(usize, f32)>, f64)> {
+                let started = Instant::now();
+                let found = search::search(&snapshot, &probe, options)?;
+                let ms = started.elapsed().as_secs_f64() * 1e3;
+                Ok((daktilo_bench::tenprint::rank_of(&found, subject), ms))
+            };
+            let (rank, ms) = timed(&SearchOptions::default())?;
+            searches.two_stage.push(rank);
+            searches.two_stage_ms.push(ms);
+            let (rank, ms) = timed(&exhaustive)?;
+            searches.exhaustive.push(rank);
+            searches.exhaustive_ms.push(ms);
+        }
+        Ok(searches)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let sets = fvc::discover(
         args.dataset,
@@ -2248,15 +2333,11 @@ fn main() {
             },
             json,
         ),
-        Command::Tenprint { dataset, json } => {
-            daktilo_bench::tenprint::run(&dataset).map(|report| {
-                if json {
-                    println!("{}", daktilo_bench::tenprint::json(&report));
-                } else {
-                    print!("{}", daktilo_bench::tenprint::render(&report));
-                }
-            })
-        }
+        Command::Tenprint {
+            dataset,
+            json,
+            gallery_size,
+        } => tenprint(&dataset, json, gallery_size),
         Command::Synth {
             count,
             out,
