@@ -317,6 +317,13 @@ pub struct Searches {
     /// By finger: the mate's rank (1 = first) and score in the two-stage search; `None`
     /// when it is not among the candidates returned.
     pub two_stage: Vec<Option<(usize, f32)>>,
+    /// By finger: the mate's rank by the stage-1 scan's score alone, among the whole
+    /// gallery (before the re-ranking and the matcher).
+    pub scan: Vec<Option<usize>>,
+    /// By finger: the mate's rank by the re-ranking's score among the scan's best that
+    /// the search re-ranks (`None`: not among them); the search's stage 2 takes the best
+    /// 200.
+    pub reranked: Vec<Option<usize>>,
     /// The same, searched exhaustively with the matcher alone.
     pub exhaustive: Vec<Option<(usize, f32)>>,
     /// Each search's wall time, ms.
@@ -363,11 +370,29 @@ pub fn render_search(s: &Searches) -> String {
     );
     let _ = writeln!(
         out,
-        "{:>7}  {:>14}  {:>14}",
-        "finger", "two-stage", "exhaustive"
+        "(scan: the mate's rank by the scan's score; re-ranked: by the re-ranking's, among the scan's best it re-ranks)"
     );
+    let _ = writeln!(
+        out,
+        "{:>7}  {:>7}  {:>10}  {:>14}  {:>14}",
+        "finger", "scan", "re-ranked", "two-stage", "exhaustive"
+    );
+    let place = |v: &[Option<usize>], f: usize| {
+        v.get(f)
+            .copied()
+            .flatten()
+            .map_or_else(|| "-".to_string(), |k| k.to_string())
+    };
     for (f, (a, b)) in s.two_stage.iter().zip(&s.exhaustive).enumerate() {
-        let _ = writeln!(out, "{:>7}  {:>14}  {:>14}", f + 1, rank(a), rank(b));
+        let _ = writeln!(
+            out,
+            "{:>7}  {:>7}  {:>10}  {:>14}  {:>14}",
+            f + 1,
+            place(&s.scan, f),
+            place(&s.reranked, f),
+            rank(a),
+            rank(b)
+        );
     }
     let _ = writeln!(
         out,
@@ -389,6 +414,8 @@ pub fn search_json(s: &Searches) -> serde_json::Value {
     };
     serde_json::json!({
         "gallery": s.gallery,
+        "scan_ranks": s.scan,
+        "reranked_ranks": s.reranked,
         "two_stage_ranks": ranks(&s.two_stage),
         "exhaustive_ranks": ranks(&s.exhaustive),
         "two_stage_rank1": at_rank_one(&s.two_stage),

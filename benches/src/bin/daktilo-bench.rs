@@ -1703,6 +1703,15 @@ fn tenprint_searches(
                 let ms = started.elapsed().as_secs_f64() * 1e3;
                 Ok((daktilo_bench::tenprint::rank_of(&found, subject), ms))
             };
+            let mut funnel = search::stage1_funnel(&snapshot, &p.template, snapshot.len())?;
+            let rank = |f: &[search::FunnelEntry]| {
+                f.iter().position(|e| e.subject == subject).map(|i| i + 1)
+            };
+            searches.scan.push(rank(&funnel));
+            // The re-ranking orders the scan's best `rerank_for` by their geometry score.
+            funnel.truncate(SearchOptions::default().rerank_for(snapshot.len()));
+            funnel.sort_by(|a, b| b.geometry.total_cmp(&a.geometry));
+            searches.reranked.push(rank(&funnel));
             let (rank, ms) = timed(&SearchOptions::default())?;
             searches.two_stage.push(rank);
             searches.two_stage_ms.push(ms);
