@@ -82,12 +82,6 @@ impl Report {
     }
 }
 
-/// Reads, extracts and compares the card under `ansi_nist` (the datasets' `ansi-nist`
-/// folder).
-pub fn run(ansi_nist: &Path) -> anyhow::Result<Report> {
-    Ok(Card::read(ansi_nist)?.compare())
-}
-
 /// One impression of the card: its template (finger position set) and the template
 /// prepared for matching.
 pub struct Impression {
@@ -309,6 +303,18 @@ pub fn json(report: &Report) -> serde_json::Value {
     })
 }
 
+/// Where the card's subject came in a search with all ten plain impressions.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectSearch {
+    /// Its rank (1 = first) and fused score; `None` when not among the candidates.
+    pub rank: Option<(usize, f32)>,
+    /// Its per-finger scores (finger position, score) of the fingers that found one of
+    /// its prints; empty when it was not found.
+    pub fingers: Vec<(u8, f32)>,
+    /// The best other subject's fused score.
+    pub best_other: Option<f32>,
+}
+
 /// Where each plain impression's rolled print came in 1:N searches.
 #[derive(Debug, Clone, Default)]
 pub struct Searches {
@@ -330,6 +336,10 @@ pub struct Searches {
     pub two_stage_ms: Vec<f64>,
     /// Each exhaustive search's wall time, ms.
     pub exhaustive_ms: Vec<f64>,
+    /// The ten-finger search, two-stage.
+    pub subject: Option<SubjectSearch>,
+    /// The ten-finger search, exhaustive.
+    pub subject_exhaustive: Option<SubjectSearch>,
 }
 
 /// The rank (1 = first) and score of `subject` among the candidates of a search.
@@ -404,6 +414,31 @@ pub fn render_search(s: &Searches) -> String {
         median(&s.two_stage_ms),
         median(&s.exhaustive_ms)
     );
+    for (how, search) in [
+        ("two-stage", &s.subject),
+        ("exhaustive", &s.subject_exhaustive),
+    ] {
+        let Some(search) = search else { continue };
+        let rank = match search.rank {
+            Some((k, score)) => format!("rank {k}, fused score {score:.1}"),
+            None => "not among the candidates".to_string(),
+        };
+        let other = search
+            .best_other
+            .map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+        let fingers: Vec<String> = search
+            .fingers
+            .iter()
+            .map(|(f, v)| format!("{f}: {v:.1}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "ten plain fingers as one subject, {how}: {rank}; best other subject {other}; \
+             by finger {} of 10 ({})",
+            search.fingers.len(),
+            fingers.join(", ")
+        );
+    }
     out
 }
 
@@ -422,6 +457,8 @@ pub fn search_json(s: &Searches) -> serde_json::Value {
         "exhaustive_rank1": at_rank_one(&s.exhaustive),
         "two_stage_median_ms": median(&s.two_stage_ms),
         "exhaustive_median_ms": median(&s.exhaustive_ms),
+        "subject_rank": s.subject.as_ref().and_then(|x| x.rank).map(|r| r.0),
+        "subject_exhaustive_rank": s.subject_exhaustive.as_ref().and_then(|x| x.rank).map(|r| r.0),
     })
 }
 
@@ -457,5 +494,55 @@ mod tests {
         };
         assert_eq!(report.rank_one(), 8);
         assert_eq!(report.impostors().len(), 135);
+    }
+
+    #[test]
+    fn a_mates_rank_counts_from_one_and_the_searches_count_only_first_places() {
+        let found: Vec<Candidate> = [(7u64, 40.0f32), (3, 30.0), (9, 20.0)]
+            .iter()
+            .map(|&(subject, score)| Candidate {
+                subject,
+                score,
+                fingers: Vec::new(),
+            })
+            .collect();
+        assert_eq!(rank_of(&found, 7), Some((1, 40.0)));
+        assert_eq!(rank_of(&found, 9), Some((3, 20.0)));
+        assert_eq!(rank_of(&found, 4), None);
+        let searches = Searches {
+            gallery: 300,
+            two_stage: vec![Some((1, 40.0)), None, Some((2, 25.0))],
+            exhaustive: vec![Some((1, 40.0)), Some((1, 22.0)), Some((1, 25.0))],
+            two_stage_ms: vec![3.0, 1.0, 2.0],
+            exhaustive_ms: vec![9.0, 9.0, 9.0],
+            scan: vec![Some(1), Some(250), None],
+            reranked: vec![Some(1), None, None],
+            subject: Some(SubjectSearch {
+                rank: Some((1, 90.0)),
+                fingers: vec![(2, 20.0), (7, 70.0)],
+                best_other: Some(12.5),
+            }),
+            subject_exhaustive: None,
+        };
+        let text = render_search(&searches);
+        assert!(
+            text.contains("two-stage 1/3, exhaustive 3/3; median search 2.0 ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      2      250           -               -        1 (22.0)"),
+            "{text}"
+        );
+        let json = search_json(&searches);
+        assert_eq!(json["two_stage_rank1"], 1);
+        assert_eq!(json["two_stage_ranks"], serde_json::json!([1, null, 2]));
+        assert!(
+            text.contains(
+                "two-stage: rank 1, fused score 90.0; best other subject 12.5; by finger 2 of 10 (2: 20.0, 7: 70.0)"
+            ),
+            "{text}"
+        );
+        assert_eq!(json["subject_rank"], 1);
+        assert_eq!(json["subject_exhaustive_rank"], serde_json::Value::Null);
     }
 }

@@ -33,11 +33,18 @@ fn every_plain_finger_on_the_ten_print_card_finds_its_rolled_print_first() {
     assert_eq!(count("genuine_at_fmr_1pct"), 10, "{report}");
     assert_eq!(count("impostors"), 135);
     assert_eq!(count("impostors_at_fmr_01pct"), 0, "{report}");
-    // 1:N: the rolled prints among 290 synthetic fillers, each plain impression searched
+    // 1:N: the rolled prints among 280 synthetic fillers, each plain impression searched
     // with its finger unknown; the matcher alone puts 9 of 10 mates first at 10,000
-    // templates (the thirty-second session), and all 10 at 300.
+    // templates (the thirty-second session), and all 10 at 300. All ten plain
+    // impressions as one search find the card's subject first.
     let search = &report["search"];
     assert_eq!(search["gallery"].as_u64(), Some(300), "{search}");
     assert_eq!(search["exhaustive_rank1"].as_u64(), Some(10), "{search}");
     assert_eq!(search["two_stage_ranks"].as_array().map(Vec::len), Some(10));
+    assert_eq!(search["subject_rank"].as_u64(), Some(1), "{search}");
+    assert_eq!(
+        search["subject_exhaustive_rank"].as_u64(),
+        Some(1),
+        "{search}"
+    );
 }

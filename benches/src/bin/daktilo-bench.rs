@@ -1005,9 +1005,9 @@ fn entry_of(template: &Template, subject: u64, finger: FingerPosition) -> anyhow
 }
 
 /// Appends `count` synthetic templates of `model` to a gallery, with the ridge-flow block of
-/// our own extractor's templates when `flow` is set. With one finger per subject, template k
-/// is subject `first + k` at the position the model drew; with `fingers` > 1, template k is
-/// subject `first + k / fingers` at position `SUBJECT_POSITIONS[k % fingers]`.
+/// our own extractor's templates when `flow` is set. With one position or none, template k
+/// is subject `first + k` at the position the model drew; with more, template k is subject
+/// `first + k / positions.len()` at position `positions[k % positions.len()]`.
 fn add_synthetic(
     gallery: &Gallery,
     first: u64,
@@ -1015,8 +1015,9 @@ fn add_synthetic(
     seed: u64,
     flow: bool,
     model: SynthModel,
-    fingers: usize,
+    positions: &[FingerPosition],
 ) -> anyhow::Result<()> {
+    let fingers = positions.len();
     let bar = (std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(count);
         bar.set_style(
@@ -1035,7 +1036,7 @@ fn add_synthetic(
             .map(|k| {
                 let mut t = daktilo_bench::synth::finger_with(seed, first + k, flow, model.model());
                 if fingers > 1 {
-                    t.finger = SUBJECT_POSITIONS[k as usize % fingers];
+                    t.finger = positions[k as usize % fingers];
                     entry_of(&t, first + k / fingers as u64, t.finger)
                 } else {
                     entry_of(&t, first + k, t.finger)
@@ -1113,7 +1114,7 @@ fn synth(
     let source = if flow { Source::Image } else { Source::Iso };
     FillerNote::write(out, source, model, 1)?;
     let started = Instant::now();
-    add_synthetic(&gallery, 1, count, seed, flow, model, 1)?;
+    add_synthetic(&gallery, 1, count, seed, flow, model, &[])?;
     eprintln!(
         "{count} synthetic templates written to {} in {:.1} s",
         out.display(),
@@ -1636,6 +1637,9 @@ impl IdentifySearches {
     }
 }
 
+/// The subject that holds all ten of the card's rolled prints in `tenprint`'s gallery.
+const CARD_SUBJECT: u64 = 11;
+
 /// `daktilo-bench tenprint`: the card's comparisons and, with a gallery size, its 1:N
 /// searches.
 fn tenprint(dataset: &Path, json: bool, gallery_size: Option<u64>) -> anyhow::Result<()> {
@@ -1661,25 +1665,36 @@ fn tenprint(dataset: &Path, json: bool, gallery_size: Option<u64>) -> anyhow::Re
 }
 
 /// Each plain impression of the card searched (finger unknown) in a gallery of `size`
-/// templates: the ten rolled prints, subjects 1–10, among synthetic fillers.
+/// templates: the ten rolled prints, subjects 1–10, among synthetic fillers; then all ten
+/// plain impressions (positions known) as one subject's search, for subject
+/// [`CARD_SUBJECT`], which holds the same ten rolled prints. The fillers are subjects of
+/// ten fingers. Each kind of search leaves the other's subjects out.
 fn tenprint_searches(
     card: &daktilo_bench::tenprint::Card,
     size: u64,
 ) -> anyhow::Result<daktilo_bench::tenprint::Searches> {
     let fillers = size
-        .checked_sub(card.rolled.len() as u64)
-        .context("--gallery-size: at least the ten rolled prints")?;
+        .checked_sub(2 * card.rolled.len() as u64)
+        .context("--gallery-size: at least the ten rolled prints, twice")?;
     let dir = std::env::temp_dir().join(format!("daktilo-tenprint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let result = (|| {
         let gallery = Gallery::open(&dir, gallery_options())?;
-        add_synthetic(&gallery, 11, fillers, 1, true, SynthModel::Ridges, 1)?;
-        let entries = card
-            .rolled
-            .iter()
-            .zip(1u64..)
-            .map(|(r, subject)| entry_of(&r.template, subject, r.template.finger))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let ten: Vec<FingerPosition> = (1..=10).filter_map(FingerPosition::from_code).collect();
+        add_synthetic(
+            &gallery,
+            CARD_SUBJECT + 1,
+            fillers,
+            1,
+            true,
+            SynthModel::Ridges,
+            &ten,
+        )?;
+        let mut entries = Vec::with_capacity(2 * card.rolled.len());
+        for (r, subject) in card.rolled.iter().zip(1u64..) {
+            entries.push(entry_of(&r.template, subject, r.template.finger)?);
+            entries.push(entry_of(&r.template, CARD_SUBJECT, r.template.finger)?);
+        }
         gallery.append(entries)?;
         gallery.flush()?;
         gallery.compact()?;
@@ -1688,9 +1703,13 @@ fn tenprint_searches(
             gallery: snapshot.len(),
             ..Default::default()
         };
+        let one_finger = SearchOptions {
+            exclude: [CARD_SUBJECT].into(),
+            ..SearchOptions::default()
+        };
         let exhaustive = SearchOptions {
             exhaustive: true,
-            ..SearchOptions::default()
+            ..one_finger.clone()
         };
         for (p, subject) in card.plain.iter().zip(1u64..) {
             let probe = [ProbeFinger {
@@ -1704,6 +1723,8 @@ fn tenprint_searches(
                 Ok((daktilo_bench::tenprint::rank_of(&found, subject), ms))
             };
             let mut funnel = search::stage1_funnel(&snapshot, &p.template, snapshot.len())?;
+            // The funnel leaves no subject out: the card subject's copy of the mate ties it.
+            funnel.retain(|e| e.subject != CARD_SUBJECT);
             let rank = |f: &[search::FunnelEntry]| {
                 f.iter().position(|e| e.subject == subject).map(|i| i + 1)
             };
@@ -1712,12 +1733,53 @@ fn tenprint_searches(
             funnel.truncate(SearchOptions::default().rerank_for(snapshot.len()));
             funnel.sort_by(|a, b| b.geometry.total_cmp(&a.geometry));
             searches.reranked.push(rank(&funnel));
-            let (rank, ms) = timed(&SearchOptions::default())?;
+            let (rank, ms) = timed(&one_finger)?;
             searches.two_stage.push(rank);
             searches.two_stage_ms.push(ms);
             let (rank, ms) = timed(&exhaustive)?;
             searches.exhaustive.push(rank);
             searches.exhaustive_ms.push(ms);
+        }
+        let probe: Vec<ProbeFinger> = card
+            .plain
+            .iter()
+            .map(|p| ProbeFinger {
+                finger: p.template.finger,
+                template: p.template.clone(),
+            })
+            .collect();
+        let ten_fingers = SearchOptions {
+            exclude: (1..=card.rolled.len() as u64).collect(),
+            ..SearchOptions::default()
+        };
+        for exhaustive in [false, true] {
+            let options = SearchOptions {
+                exhaustive,
+                ..ten_fingers.clone()
+            };
+            let found = search::search(&snapshot, &probe, &options)?;
+            let found = daktilo_bench::tenprint::SubjectSearch {
+                rank: daktilo_bench::tenprint::rank_of(&found, CARD_SUBJECT),
+                fingers: found
+                    .iter()
+                    .find(|c| c.subject == CARD_SUBJECT)
+                    .map(|c| {
+                        c.fingers
+                            .iter()
+                            .map(|f| (f.finger.code(), f.score))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                best_other: found
+                    .iter()
+                    .find(|c| c.subject != CARD_SUBJECT)
+                    .map(|c| c.score),
+            };
+            if exhaustive {
+                searches.subject_exhaustive = Some(found);
+            } else {
+                searches.subject = Some(found);
+            }
         }
         Ok(searches)
     })();
@@ -1821,7 +1883,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                 1,
                 args.source == Source::Image,
                 args.model,
-                k,
+                &SUBJECT_POSITIONS[..k],
             )?;
             let entries = enrolled
                 .iter()
