@@ -61,8 +61,7 @@ fn bench_card(c: &mut Criterion, card: &daktilo_bench::tenprint::Card) {
     group.throughput(Throughput::Elements(45));
     group.bench_function("rolled_vs_rolled_45", |b| {
         b.iter(|| {
-            (0..10)
-                .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
+            daktilo_bench::tenprint::rolled_pairs()
                 .map(|(a, b)| {
                     matching::compare(
                         black_box(&card.rolled[a].prepared),

@@ -63,15 +63,19 @@ impl Report {
         std::array::from_fn(|f| self.scores[f][f])
     }
 
+    /// The impostor scores of plain impressions against other fingers' rolled ones (90).
+    pub fn plain_impostors(&self) -> impl Iterator<Item = f32> + '_ {
+        (0..10)
+            .flat_map(|p| (0..10).filter(move |&r| r != p).map(move |r| (p, r)))
+            .map(|(p, r)| self.scores[p][r])
+    }
+
     /// Every impostor score: plain against another finger's rolled (90), and rolled
     /// against rolled (45).
     pub fn impostors(&self) -> Vec<f32> {
-        let mut all: Vec<f32> = (0..10)
-            .flat_map(|p| (0..10).filter(move |&r| r != p).map(move |r| (p, r)))
-            .map(|(p, r)| self.scores[p][r])
-            .collect();
-        all.extend(&self.rolled_pairs);
-        all
+        self.plain_impostors()
+            .chain(self.rolled_pairs.iter().copied())
+            .collect()
     }
 
     /// The plain impressions whose own rolled finger scores above every other rolled one.
@@ -129,7 +133,7 @@ impl Card {
                 prints.push((finger, true, tip, ppi));
             }
         }
-        let mut extracted: Vec<Option<(u8, bool, Impression)>> = prints
+        let mut extracted: Vec<(u8, bool, Impression)> = prints
             .par_iter()
             .map(|(finger, plain, img, ppi)| {
                 let what = || format!("finger {finger} (plain: {plain})");
@@ -139,28 +143,22 @@ impl Card {
                 template.finger =
                     FingerPosition::from_code(*finger).unwrap_or(FingerPosition::Unknown);
                 let prepared = matching::prepare(&template).with_context(what)?;
-                Ok(Some((*finger, *plain, Impression { template, prepared })))
+                Ok((*finger, *plain, Impression { template, prepared }))
             })
             .collect::<anyhow::Result<_>>()?;
-        let mut take = |finger: u8, plain: bool| {
-            extracted
-                .iter_mut()
-                .find(|e| e.as_ref().is_some_and(|e| e.0 == finger && e.1 == plain))
-                .and_then(Option::take)
-                .map(|e| e.2)
-        };
-        let mut card = Card {
-            rolled: Vec::with_capacity(10),
-            plain: Vec::with_capacity(10),
-        };
-        for finger in 1..=10u8 {
-            let (Some(r), Some(p)) = (take(finger, false), take(finger, true)) else {
-                bail!("finger {finger}: no rolled or no plain impression");
-            };
-            card.rolled.push(r);
-            card.plain.push(p);
+        // Rolled fingers 1–10, then plain fingers 1–10.
+        extracted.sort_by_key(|&(finger, plain, _)| (plain, finger));
+        for (i, &(finger, plain, _)) in extracted.iter().enumerate() {
+            let expected = (i >= 10, (i % 10) as u8 + 1);
+            if extracted.len() != 20 || (plain, finger) != expected {
+                bail!(
+                    "the card's layout does not give each finger one rolled and one plain impression"
+                );
+            }
         }
-        Ok(card)
+        let plain = extracted.split_off(10).into_iter().map(|e| e.2).collect();
+        let rolled = extracted.into_iter().map(|e| e.2).collect();
+        Ok(Card { rolled, plain })
     }
 
     /// Every plain impression against every rolled one, and the rolled ones against each
@@ -172,8 +170,7 @@ impl Card {
                 *s = matching::compare(&self.plain[p].prepared, &self.rolled[r].prepared);
             }
         }
-        let rolled_pairs = (0..10)
-            .flat_map(|a| (a + 1..10).map(move |b| (a, b)))
+        let rolled_pairs = rolled_pairs()
             .map(|(a, b)| matching::compare(&self.rolled[a].prepared, &self.rolled[b].prepared))
             .collect();
         let count = |i: &Impression| i.template.minutiae.len();
@@ -183,6 +180,11 @@ impl Card {
             minutiae: std::array::from_fn(|f| (count(&self.rolled[f]), count(&self.plain[f]))),
         }
     }
+}
+
+/// Each pair of different rolled fingers once (indices 0–9, the first the lower): 45.
+pub fn rolled_pairs() -> impl Iterator<Item = (usize, usize)> {
+    (0..10).flat_map(|a| (a + 1..10).map(move |b| (a, b)))
 }
 
 /// The part of `img` at (x, y) of `w` × `h` pixels, cut to the image; `None` when the box
@@ -239,10 +241,7 @@ impl Report {
             impostors_at_1: above(&impostors, t1),
             impostors_at_01: above(&impostors, t01),
             weakest: genuine.iter().copied().fold(f32::INFINITY, f32::min),
-            strongest_plain: impostors[..impostors.len() - self.rolled_pairs.len()]
-                .iter()
-                .copied()
-                .fold(0.0f32, f32::max),
+            strongest_plain: self.plain_impostors().fold(0.0f32, f32::max),
             strongest_rolled: self.rolled_pairs.iter().copied().fold(0.0f32, f32::max),
         }
     }
@@ -313,6 +312,26 @@ pub struct SubjectSearch {
     pub fingers: Vec<(u8, f32)>,
     /// The best other subject's fused score.
     pub best_other: Option<f32>,
+}
+
+impl SubjectSearch {
+    /// Where `subject` came among the candidates of a search.
+    pub fn of(found: &[Candidate], subject: u64) -> Self {
+        let at = found.iter().position(|c| c.subject == subject);
+        SubjectSearch {
+            rank: at.map(|i| (i + 1, found[i].score)),
+            fingers: at
+                .map(|i| {
+                    found[i]
+                        .fingers
+                        .iter()
+                        .map(|f| (f.finger.code(), f.score))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            best_other: found.iter().find(|c| c.subject != subject).map(|c| c.score),
+        }
+    }
 }
 
 /// Where each plain impression's rolled print came in 1:N searches.

@@ -1680,7 +1680,8 @@ fn tenprint_searches(
     let _ = std::fs::remove_dir_all(&dir);
     let result = (|| {
         let gallery = Gallery::open(&dir, gallery_options())?;
-        let ten: Vec<FingerPosition> = (1..=10).filter_map(FingerPosition::from_code).collect();
+        // The ten fingers, right thumb to left little (`ALL` is in code order, 0 unknown).
+        let ten = &FingerPosition::ALL[1..=10];
         add_synthetic(
             &gallery,
             CARD_SUBJECT + 1,
@@ -1688,7 +1689,7 @@ fn tenprint_searches(
             1,
             true,
             SynthModel::Ridges,
-            &ten,
+            ten,
         )?;
         let mut entries = Vec::with_capacity(2 * card.rolled.len());
         for (r, subject) in card.rolled.iter().zip(1u64..) {
@@ -1758,23 +1759,7 @@ fn tenprint_searches(
                 ..ten_fingers.clone()
             };
             let found = search::search(&snapshot, &probe, &options)?;
-            let found = daktilo_bench::tenprint::SubjectSearch {
-                rank: daktilo_bench::tenprint::rank_of(&found, CARD_SUBJECT),
-                fingers: found
-                    .iter()
-                    .find(|c| c.subject == CARD_SUBJECT)
-                    .map(|c| {
-                        c.fingers
-                            .iter()
-                            .map(|f| (f.finger.code(), f.score))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                best_other: found
-                    .iter()
-                    .find(|c| c.subject != CARD_SUBJECT)
-                    .map(|c| c.score),
-            };
+            let found = daktilo_bench::tenprint::SubjectSearch::of(&found, CARD_SUBJECT);
             if exhaustive {
                 searches.subject_exhaustive = Some(found);
             } else {
