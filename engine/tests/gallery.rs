@@ -592,3 +592,115 @@ fn rebuilding_features_rewrites_every_live_entry_and_drops_deleted_ones() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+/// [`entry`] with `k % 4` further rows (the features of a large template), each row
+/// derived from `k` and its number.
+fn rows_entry(k: u64) -> NewEntry {
+    let rows = 1 + (k % 4) as usize;
+    NewEntry {
+        feature: (0..rows)
+            .flat_map(|r| vec![(k as u8).wrapping_add(40 * r as u8); FEATURE])
+            .collect(),
+        ..entry(k)
+    }
+}
+
+/// id -> (subject, all rows) of every live entry.
+fn rows_of(g: &Gallery) -> BTreeMap<u64, (u64, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    g.snapshot().for_each(|e| {
+        assert_eq!(e.feature.len(), FEATURE);
+        assert!(e.extra.len().is_multiple_of(FEATURE));
+        out.insert(e.id, (e.subject, [e.feature, e.extra].concat()));
+    });
+    out
+}
+
+fn segment_version(path: &Path) -> u32 {
+    u32::from_le_bytes(std::fs::read(path).unwrap()[8..12].try_into().unwrap())
+}
+
+#[test]
+fn further_rows_survive_the_log_a_flush_compaction_and_a_rebuild() {
+    let dir = scratch("rows");
+    let expected = |ids: &[u64], skip: &[u64]| -> BTreeMap<u64, (u64, Vec<u8>)> {
+        ids.iter()
+            .zip(0u64..)
+            .filter(|(id, _)| !skip.contains(id))
+            .map(|(&id, k)| {
+                let e = rows_entry(k);
+                (id, (e.subject, e.feature))
+            })
+            .collect()
+    };
+    let ids = {
+        let g = Gallery::open(&dir, options(1000)).unwrap();
+        // More than MAX_ROWS rows, or a part of one, is refused.
+        for bad in [
+            vec![1u8; FEATURE * (daktilo_engine::gallery::MAX_ROWS + 1)],
+            vec![1u8; FEATURE * 2 + 1],
+            Vec::new(),
+        ] {
+            assert!(matches!(
+                g.append(vec![NewEntry {
+                    feature: bad,
+                    ..entry(1)
+                }]),
+                Err(GalleryError::Invalid(_))
+            ));
+        }
+        g.append((0..30).map(rows_entry).collect()).unwrap()
+    };
+    // From the log, after a restart.
+    let g = Gallery::open(&dir, options(1000)).unwrap();
+    assert_eq!(rows_of(&g), expected(&ids, &[]));
+    // In a segment (version 2: it holds further rows).
+    g.flush().unwrap();
+    assert_eq!(segment_version(&only_segment(&dir)), 2);
+    assert_eq!(rows_of(&g), expected(&ids, &[]));
+    drop(g);
+    let g = Gallery::open(&dir, options(1000)).unwrap();
+    assert_eq!(rows_of(&g), expected(&ids, &[]));
+    // Compaction drops the deleted entries and their rows, and keeps the others'.
+    g.delete(&[ids[1], ids[6]]).unwrap();
+    g.compact().unwrap();
+    assert_eq!(rows_of(&g), expected(&ids, &[ids[1], ids[6]]));
+    drop(g);
+    let g = Gallery::open(&dir, options(1000)).unwrap();
+    assert_eq!(rows_of(&g), expected(&ids, &[ids[1], ids[6]]));
+    drop(g);
+    // A segment's further rows are checked like the rest of it.
+    let seg = only_segment(&dir);
+    let original = std::fs::read(&seg).unwrap();
+    let mut flipped = original.clone();
+    let k = flipped.len() - 200;
+    flipped[k] ^= 0x20;
+    std::fs::write(&seg, &flipped).unwrap();
+    assert!(matches!(
+        Gallery::open(&dir, options(1000)),
+        Err(GalleryError::Corrupt { .. })
+    ));
+    std::fs::write(&seg, &original).unwrap();
+    // A rebuild to one row each writes a version 1 segment again; to two, version 2.
+    for rows in [1usize, 2] {
+        let rebuild = |template: &[u8]| vec![template[0]; FEATURE * rows];
+        assert_eq!(
+            Gallery::rebuild_features_where(&dir, FEATURE, &|_| true, &rebuild, &|_, _| {})
+                .unwrap(),
+            28
+        );
+        assert_eq!(segment_version(&only_segment(&dir)), rows as u32);
+        let g = Gallery::open(&dir, options(1000)).unwrap();
+        assert_eq!(g.len(), 28);
+        g.snapshot()
+            .for_each(|e| assert_eq!([e.feature, e.extra].concat(), rebuild(e.template)));
+    }
+    // A segment of entries without further rows is version 1, as before version 2.
+    let plain = scratch("rows-plain");
+    let g = Gallery::open(&plain, options(1000)).unwrap();
+    g.append((0..5).map(entry).collect()).unwrap();
+    g.flush().unwrap();
+    assert_eq!(segment_version(&only_segment(&plain)), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&plain);
+}

@@ -405,3 +405,73 @@ fn the_reranking_grows_with_the_templates_scanned() {
     };
     assert_eq!(nan.rerank_for(10_000_000), 4000);
 }
+
+/// A large template made of three prints side by side, `gap` px apart (a stand-in for a
+/// rolled print: more than `feature::ROWS_FROM` minutiae over three prints' width), the
+/// last of them `right`.
+fn mosaic(parts: [&Template; 3], gap: u16) -> Template {
+    let mut t = Template::new(3 * gap, parts.iter().map(|p| p.height).max().unwrap());
+    for (k, p) in parts.iter().enumerate() {
+        t.minutiae
+            .extend(p.minutiae.iter().map(|m| template::Minutia {
+                x: m.x + k as u16 * gap,
+                ..*m
+            }));
+    }
+    t
+}
+
+#[test]
+fn a_large_template_is_found_through_the_row_about_the_part_a_probe_caught() {
+    let Some(prints) = fvc_db1() else { return };
+    let of = |f: u32, i: u32| &prints.iter().find(|p| p.0 == f && p.1 == i).unwrap().2;
+    // Finger 101's first impression at the right of two other fingers' prints; the probe
+    // is its second impression, which caught only that part.
+    let large = mosaic([of(103, 1), of(105, 1), of(101, 1)], 500);
+    assert!(large.minutiae.len() > feature::ROWS_FROM);
+    let rows = search::gallery_feature(&large);
+    assert!(
+        rows.len() > feature::FEATURE_BYTES && rows.len().is_multiple_of(feature::FEATURE_BYTES)
+    );
+    // Stage 1 passes only its best 3 to the matcher: where it misses, nothing finds it.
+    let narrow = SearchOptions {
+        shortlist: 3,
+        rerank: 0,
+        rerank_share: 0.0,
+        ..SearchOptions::default()
+    };
+    let rank_with = |feature: Vec<u8>, name: &str| {
+        let dir = scratch(name);
+        let g = Gallery::open(&dir, options()).unwrap();
+        let fillers: Vec<NewEntry> = prints
+            .iter()
+            .filter(|p| ![101, 103, 105].contains(&p.0))
+            .map(|p| entry(&p.2, u64::from(p.0 * 10 + p.1), FingerPosition::Unknown))
+            .collect();
+        g.append(fillers).unwrap();
+        g.append(vec![NewEntry {
+            feature,
+            ..entry(&large, 1, FingerPosition::Unknown)
+        }])
+        .unwrap();
+        let mut ranks = Vec::new();
+        // From the log, then from a segment (version 2).
+        for flushed in [false, true] {
+            if flushed {
+                g.flush().unwrap();
+            }
+            let found = search::search(&g.snapshot(), &probe(of(101, 2)), &narrow).unwrap();
+            assert!(found.iter().filter(|c| c.subject == 1).count() <= 1);
+            ranks.push(found.iter().position(|c| c.subject == 1));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        ranks
+    };
+    // Its rows: found first, from the log and from a segment.
+    assert_eq!(rank_with(rows.clone(), "rows"), vec![Some(0), Some(0)]);
+    // Its first row alone (about the centroid, in the middle print): not found.
+    assert_eq!(
+        rank_with(rows[..feature::FEATURE_BYTES].to_vec(), "one-row"),
+        vec![None, None]
+    );
+}

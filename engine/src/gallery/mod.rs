@@ -91,9 +91,14 @@ pub struct NewEntry {
     pub finger: FingerPosition,
     /// The template, in the native format (one view).
     pub template: Vec<u8>,
-    /// Its search feature (the gallery's feature length).
+    /// Its search feature: one to [`MAX_ROWS`] rows of the gallery's feature length, back
+    /// to back (`search::gallery_feature`: a large template has rows about several
+    /// centres). Each row is scanned; all lead to this one template.
     pub feature: Vec<u8>,
 }
+
+/// The most stage-1 rows one entry may have.
+pub const MAX_ROWS: usize = 8;
 
 /// An entry held in memory until the next flush (and as the log writes it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +109,10 @@ pub struct MemEntry {
     pub subject: u64,
     /// Finger position code.
     pub finger: u8,
-    /// Search feature.
+    /// Search feature (its first row).
     pub feature: Vec<u8>,
+    /// Its further rows, back to back (none for most templates).
+    pub extra: Vec<u8>,
     /// Native template.
     pub template: Vec<u8>,
 }
@@ -118,7 +125,34 @@ impl MemEntry {
             subject: self.subject,
             finger: self.finger,
             feature: &self.feature,
+            extra: &self.extra,
             template: &self.template,
+        }
+    }
+
+    /// Splits a feature of several rows (as the log holds it) into the first row and the
+    /// further ones, `feature_len` bytes each; `Err` with what is wrong where it is not one
+    /// to [`MAX_ROWS`] whole rows.
+    fn split_rows(&mut self, feature_len: usize) -> Result<(), String> {
+        let len = self.feature.len() + self.extra.len();
+        let rows = if feature_len == 0 {
+            (len == 0).then_some(1)
+        } else {
+            len.is_multiple_of(feature_len).then_some(len / feature_len)
+        };
+        match rows {
+            Some(rows) if (1..=MAX_ROWS).contains(&rows) => {
+                if self.feature.len() != feature_len {
+                    let mut all = std::mem::take(&mut self.feature);
+                    all.append(&mut self.extra);
+                    self.extra = all.split_off(feature_len);
+                    self.feature = all;
+                }
+                Ok(())
+            }
+            _ => Err(format!(
+                "a feature of {len} bytes: not 1 to {MAX_ROWS} rows of {feature_len}"
+            )),
         }
     }
 }
@@ -144,8 +178,10 @@ pub struct EntryRef<'a> {
     pub subject: u64,
     /// Finger position code.
     pub finger: u8,
-    /// Search feature.
+    /// Search feature (its first row).
     pub feature: &'a [u8],
+    /// Its further rows, back to back (empty for most templates).
+    pub extra: &'a [u8],
     /// Native template.
     pub template: &'a [u8],
 }
@@ -449,7 +485,14 @@ impl Gallery {
         let mut next_id = manifest.next_id;
         for op in replay.ops {
             match op {
-                Op::Append(entry) => {
+                Op::Append(mut entry) => {
+                    // The log holds an entry's rows back to back.
+                    entry.split_rows(options.feature_len).map_err(|what| {
+                        GalleryError::Corrupt {
+                            file: file_name("wal", manifest.wal),
+                            what: format!("entry {}: {what}", entry.id),
+                        }
+                    })?;
                     next_id = next_id.max(entry.id + 1);
                     memtable.push(entry);
                 }
@@ -524,11 +567,18 @@ impl Gallery {
     /// Adds templates; returns their ids once they are durable.
     pub fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<u64>, GalleryError> {
         for (k, e) in entries.iter().enumerate() {
-            if e.feature.len() != self.options.feature_len {
+            let fl = self.options.feature_len;
+            let rows = if fl == 0 {
+                usize::from(e.feature.is_empty())
+            } else if e.feature.len().is_multiple_of(fl) {
+                e.feature.len() / fl
+            } else {
+                0
+            };
+            if !(1..=MAX_ROWS).contains(&rows) {
                 return Err(GalleryError::Invalid(format!(
-                    "entry {k}: feature of {} bytes, the gallery uses {}",
+                    "entry {k}: feature of {} bytes, the gallery uses 1 to {MAX_ROWS} rows of {fl}",
                     e.feature.len(),
-                    self.options.feature_len
                 )));
             }
             let record = NativeRecord::parse(&e.template)
@@ -546,11 +596,14 @@ impl Gallery {
                 .map(|e| {
                     let id = *next;
                     *next += 1;
+                    let mut feature = e.feature;
+                    let extra = feature.split_off(self.options.feature_len);
                     Op::Append(MemEntry {
                         id,
                         subject: e.subject,
                         finger: e.finger.code(),
-                        feature: e.feature,
+                        feature,
+                        extra,
                         template: e.template,
                     })
                 })
@@ -790,16 +843,25 @@ impl Gallery {
                 f
             })
             .collect();
-        if let Some(bad) = features.iter().find(|f| f.len() != feature_len) {
+        let whole_rows = |f: &Vec<u8>| {
+            feature_len > 0
+                && f.len().is_multiple_of(feature_len)
+                && (1..=MAX_ROWS).contains(&(f.len() / feature_len))
+        };
+        if let Some(bad) = features.iter().find(|f| !whole_rows(f)) {
             return Err(GalleryError::Invalid(format!(
-                "a rebuilt feature is {} bytes, not {feature_len}",
+                "a rebuilt feature is {} bytes, not 1 to {MAX_ROWS} rows of {feature_len}",
                 bad.len()
             )));
         }
         let rebuilt: Vec<EntryRef> = live
             .iter()
             .zip(&features)
-            .map(|(e, f)| EntryRef { feature: f, ..*e })
+            .map(|(e, f)| EntryRef {
+                feature: &f[..feature_len],
+                extra: &f[feature_len..],
+                ..*e
+            })
             .collect();
         let mut m = manifest.clone();
         let seg_gen = m.next_generation;

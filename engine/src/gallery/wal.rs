@@ -3,7 +3,8 @@
 //!
 //! Format: an 16-byte header (`DKWAL001`, generation u64), then records of
 //! `[payload length u32][CRC-32 of payload u32][payload]`. Payloads: `1` append (id u64,
-//! subject u64, finger u8, feature length u32, feature, template length u32, template) or
+//! subject u64, finger u8, feature length u32, feature — its stage-1 rows back to back, split
+//! on replay by the gallery's feature length — template length u32, template) or
 //! `2` delete (id u64). A crash can leave a torn record at the tail — one that was never
 //! acknowledged; replay stops at the first record that is incomplete or fails its
 //! checksum and cuts the file there.
@@ -44,8 +45,11 @@ impl Op {
                 out.extend_from_slice(&e.id.to_le_bytes());
                 out.extend_from_slice(&e.subject.to_le_bytes());
                 out.push(e.finger);
-                out.extend_from_slice(&(e.feature.len() as u32).to_le_bytes());
+                // The rows back to back: a log written before entries had further rows
+                // reads the same way.
+                out.extend_from_slice(&((e.feature.len() + e.extra.len()) as u32).to_le_bytes());
                 out.extend_from_slice(&e.feature);
+                out.extend_from_slice(&e.extra);
                 out.extend_from_slice(&(e.template.len() as u32).to_le_bytes());
                 out.extend_from_slice(&e.template);
             }
@@ -76,6 +80,7 @@ impl Op {
                     subject,
                     finger,
                     feature,
+                    extra: Vec::new(),
                     template,
                 }))
             }

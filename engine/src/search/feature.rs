@@ -114,6 +114,11 @@ const WITH_FLOW: u8 = 1;
 /// central. Scoring reads the codes alike either way: the flag only tells which features
 /// a rebuild would improve ([`is_current`]).
 const SPREAD: u8 = 2;
+/// The flag set on a gallery template's rows when they were chosen by [`gallery_rows`]
+/// (since the thirty-third session): a large template has rows about several centres.
+/// Without it a gallery feature is one row, about the centroid, whatever the template's
+/// size; scoring reads the rows alike either way ([`is_current`]).
+const ROWS: u8 = 4;
 /// The descriptor ring whose samples make a code's ridge-flow bits (the second, 45 px from
 /// the minutia: 16 samples).
 const FLOW_RING: usize = 1;
@@ -171,13 +176,30 @@ fn samples() -> &'static [(usize, usize); CODE_BITS] {
     })
 }
 
-/// The feature of a prepared template.
+/// The feature of a prepared template, about its minutiae's centroid: a probe's, and a
+/// gallery template's first row ([`gallery_rows`]).
 pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
     let minutiae: Vec<(f32, f32, u8)> = prepared.cylinder_minutiae().collect();
+    feature_about(prepared, &minutiae, centroid(&minutiae))
+}
+
+/// The mean position of `minutiae` (the origin when there are none).
+fn centroid(minutiae: &[(f32, f32, u8)]) -> (f32, f32) {
     let n = minutiae.len().max(1) as f32;
-    let cx = minutiae.iter().map(|m| m.0).sum::<f32>() / n;
-    let cy = minutiae.iter().map(|m| m.1).sum::<f32>() / n;
-    let order = code_order(&minutiae, cx, cy);
+    (
+        minutiae.iter().map(|m| m.0).sum::<f32>() / n,
+        minutiae.iter().map(|m| m.1).sum::<f32>() / n,
+    )
+}
+
+/// The feature of a prepared template about the point `(cx, cy)`: its codes chosen by
+/// [`code_order`] about that point, their positions stored relative to it.
+fn feature_about(
+    prepared: &PreparedTemplate,
+    minutiae: &[(f32, f32, u8)],
+    (cx, cy): (f32, f32),
+) -> [u8; FEATURE_BYTES] {
+    let order = code_order(minutiae, cx, cy);
     let cylinders = prepared.cylinder_codes();
     let descriptors = prepared.cylinder_descriptors();
     let mut out = [0u8; FEATURE_BYTES];
@@ -212,6 +234,101 @@ pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
     out[FLAGS_AT] = SPREAD | if descriptors.is_some() { WITH_FLOW } else { 0 };
     out
 }
+
+/// The most stage-1 rows a gallery template gets ([`gallery_rows`]).
+pub const MAX_ROWS: usize = 8;
+/// Templates with more minutiae than this get rows about more centres than their centroid.
+/// FVC2002's plain prints hold up to 78 with our extractor (DB1_B–DB4_B); a rolled
+/// print holds 150 to 255.
+pub const ROWS_FROM: usize = 100;
+/// About this many minutiae per row of a larger template: a plain print's worth.
+const MINUTIAE_PER_ROW: usize = 40;
+
+/// A gallery template's stage-1 rows, back to back: the feature about its centroid
+/// ([`feature_of`]) and, for a template of more than [`ROWS_FROM`] minutiae (a rolled
+/// print), features about other centres spread over the print ([`row_centres`]), up to
+/// [`MAX_ROWS`] in all. Each row is scanned like a template of its own and all lead to
+/// the one template: a probe that caught only part of a large print (a plain impression of
+/// a finger enrolled rolled) meets the row about that part, where the codes about the
+/// centroid alone cover a disc a fraction of the print wide (docs/search.md, "Plain
+/// prints against rolled ones").
+pub fn gallery_rows(prepared: &PreparedTemplate) -> Vec<u8> {
+    let minutiae: Vec<(f32, f32, u8)> = prepared.cylinder_minutiae().collect();
+    let centre = centroid(&minutiae);
+    let mut out = Vec::with_capacity(FEATURE_BYTES);
+    for c in std::iter::once(centre).chain(row_centres(&minutiae, centre)) {
+        let mut row = feature_about(prepared, &minutiae, c);
+        row[FLAGS_AT] |= ROWS;
+        out.extend_from_slice(&row);
+    }
+    out
+}
+
+/// The centres of a large template's rows beyond the first (about `centre`, the
+/// centroid): one per [`MINUTIAE_PER_ROW`] minutiae, at most [`MAX_ROWS`] − 1, placed by
+/// k-means on the minutiae's positions with the centroid as a fixed extra centre: seeded
+/// farthest-point (each seed the minutia farthest from the centres so far, ties to the
+/// earlier), then moved to the mean of the minutiae nearest them, [`ROW_ITERATIONS`]
+/// times. Each ends at the middle of its share of the print, so the rows together cover
+/// it; a centre left with no minutiae is dropped. None for a template of up to
+/// [`ROWS_FROM`] minutiae.
+fn row_centres(minutiae: &[(f32, f32, u8)], centre: (f32, f32)) -> Vec<(f32, f32)> {
+    let n = minutiae.len();
+    if n <= ROWS_FROM {
+        return Vec::new();
+    }
+    let k = n.div_ceil(MINUTIAE_PER_ROW).min(MAX_ROWS - 1);
+    let squared = |a: (f32, f32), m: &(f32, f32, u8)| (a.0 - m.0).powi(2) + (a.1 - m.1).powi(2);
+    let mut nearest: Vec<f32> = minutiae.iter().map(|m| squared(centre, m)).collect();
+    let mut centres: Vec<(f32, f32)> = Vec::with_capacity(k);
+    for _ in 0..k {
+        let mut far = 0;
+        for (i, &d) in nearest.iter().enumerate() {
+            if d > nearest[far] {
+                far = i;
+            }
+        }
+        let c = (minutiae[far].0, minutiae[far].1);
+        centres.push(c);
+        for (d, m) in nearest.iter_mut().zip(minutiae) {
+            *d = d.min(squared(c, m));
+        }
+    }
+    let mut counts = vec![0usize; k];
+    for _ in 0..ROW_ITERATIONS {
+        let mut sums = vec![(0.0f32, 0.0f32); k];
+        counts.iter_mut().for_each(|c| *c = 0);
+        for m in minutiae {
+            // The fixed centre (index k) takes what lies nearest it.
+            let mut best = (squared(centre, m), k);
+            for (j, &c) in centres.iter().enumerate() {
+                let d = squared(c, m);
+                if d < best.0 {
+                    best = (d, j);
+                }
+            }
+            if best.1 < k {
+                sums[best.1].0 += m.0;
+                sums[best.1].1 += m.1;
+                counts[best.1] += 1;
+            }
+        }
+        for ((c, s), &count) in centres.iter_mut().zip(&sums).zip(&counts) {
+            if count > 0 {
+                *c = (s.0 / count as f32, s.1 / count as f32);
+            }
+        }
+    }
+    centres
+        .into_iter()
+        .zip(counts)
+        .filter(|&(_, count)| count > 0)
+        .map(|(c, _)| c)
+        .collect()
+}
+
+/// The k-means iterations of [`row_centres`].
+const ROW_ITERATIONS: usize = 8;
 
 /// Which minutiae's cylinders a feature stores, in order (indices into `minutiae`, at most
 /// [`CODES`]): the [`PROBE_CODES`] nearest the centroid `(cx, cy)` first (ties keep the
@@ -286,14 +403,13 @@ pub fn code_count(feature: &[u8]) -> usize {
     usize::from(feature[COUNT_AT]).min(CODES)
 }
 
-/// Whether a stored feature is what [`feature_of`] computes today: of this length, and
-/// with its codes chosen as [`code_order`] chooses them (a template with fewer minutiae
-/// than [`CODES`] stores them all either way). A gallery whose features are not current
-/// is searched correctly but finds fewer partial prints until its features are rebuilt
-/// (`daktilod --rebuild-features`).
+/// Whether a gallery template's stored first row is what [`gallery_rows`] computes today:
+/// of this length, and marked as chosen by it (its codes spread over the print, and a
+/// large template's further rows present). A gallery whose features are not current is
+/// searched correctly but finds fewer partial prints, and fewer plain prints of fingers
+/// enrolled rolled, until its features are rebuilt (`daktilod --rebuild-features`).
 pub fn is_current(feature: &[u8]) -> bool {
-    feature.len() == FEATURE_BYTES
-        && (feature[FLAGS_AT] & SPREAD != 0 || code_count(feature) < CODES)
+    feature.len() == FEATURE_BYTES && feature[FLAGS_AT] & ROWS != 0
 }
 
 /// Whether a feature's codes carry the ridge flow in their last word (its template is one
@@ -1024,6 +1140,51 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_template_gets_rows_about_centres_spread_over_it_and_a_small_one_one_row() {
+        let large = grid_print(30.0, true);
+        assert_eq!(large.minutiae.len(), 121);
+        let prepared = matching::prepare(&large).unwrap();
+        let rows = gallery_rows(&prepared);
+        // One per 40 minutiae beside the centroid's.
+        assert_eq!(rows.len(), 5 * FEATURE_BYTES);
+        let mut first = feature_of(&prepared);
+        first[FLAGS_AT] |= ROWS;
+        assert_eq!(rows[..FEATURE_BYTES], first);
+        assert!(rows.chunks(FEATURE_BYTES).all(is_current));
+        // The further centres lie inside the print, apart from each other and from the
+        // centroid (the grid's middle, about (145, 145)).
+        let minutiae: Vec<(f32, f32, u8)> = prepared.cylinder_minutiae().collect();
+        let centre = centroid(&minutiae);
+        let centres = row_centres(&minutiae, centre);
+        assert_eq!(centres.len(), 4);
+        let (lo, hi) = (
+            minutiae
+                .iter()
+                .fold((f32::MAX, f32::MAX), |a, m| (a.0.min(m.0), a.1.min(m.1))),
+            minutiae
+                .iter()
+                .fold((f32::MIN, f32::MIN), |a, m| (a.0.max(m.0), a.1.max(m.1))),
+        );
+        let all: Vec<(f32, f32)> = std::iter::once(centre).chain(centres).collect();
+        for (i, a) in all.iter().enumerate() {
+            assert!((lo.0..=hi.0).contains(&a.0) && (lo.1..=hi.1).contains(&a.1));
+            for b in &all[i + 1..] {
+                assert!((a.0 - b.0).hypot(a.1 - b.1) > 60.0, "{a:?} {b:?}");
+            }
+        }
+        // Each row stores its codes about its own centre: the codes differ row to row.
+        let codes = |r: &[u8]| r[..CODES * CODE_BYTES].to_vec();
+        let distinct: std::collections::HashSet<Vec<u8>> =
+            rows.chunks(FEATURE_BYTES).map(codes).collect();
+        assert_eq!(distinct.len(), 5);
+        // Up to ROWS_FROM minutiae: one row.
+        let mut small = large.clone();
+        small.minutiae.truncate(ROWS_FROM);
+        let small = matching::prepare(&small).unwrap();
+        assert_eq!(gallery_rows(&small).len(), FEATURE_BYTES);
+    }
 
     /// A print of minutiae on a 25-px grid (300 × 300 px at 500 ppi), every one pointing
     /// `degrees`, with (when `horizontal_flow`) a ridge-flow block in which every ridge

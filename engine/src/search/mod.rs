@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use rayon::prelude::*;
 
-use crate::gallery::Snapshot;
 use crate::gallery::segment::Segment;
+use crate::gallery::{MemEntry, Snapshot};
 use crate::matching::{self, PreparedTemplate, Score};
 use crate::template::native::NativeRecord;
 use crate::template::{FingerPosition, Template};
@@ -155,14 +155,20 @@ pub fn fuse(scores: &[Score], fingers: usize) -> Score {
     (-10.0 * ln_p / std::f64::consts::LN_10) as Score
 }
 
-/// The gallery-side feature of a template (for [`crate::gallery::NewEntry::feature`]).
+/// The gallery-side feature of a template (for [`crate::gallery::NewEntry::feature`]):
+/// its stage-1 rows back to back ([`feature::gallery_rows`]; one row, or several for a
+/// large template). A template that cannot be prepared gets one empty row, which matches
+/// nothing.
 pub fn gallery_feature(template: &Template) -> Vec<u8> {
-    feature::feature(template).to_vec()
+    match matching::prepare(template) {
+        Ok(p) => feature::gallery_rows(&p),
+        Err(_) => vec![0; FEATURE_BYTES],
+    }
 }
 
 /// The gallery-side feature of a stored (native) template, for rebuilding a gallery's
 /// features ([`crate::gallery::Gallery::rebuild_features`]); a template that does not
-/// decode gets the empty feature, which matches nothing.
+/// decode gets one empty row, which matches nothing.
 pub fn gallery_feature_of_stored(bytes: &[u8]) -> Vec<u8> {
     match stored_template(bytes) {
         Some(t) => gallery_feature(&t),
@@ -182,8 +188,46 @@ pub fn stored_template(bytes: &[u8]) -> Option<Template> {
 #[derive(Debug, Clone, Copy)]
 struct Hit {
     score: f32,
+    /// The segment (`usize::MAX`: the memtable).
     segment: usize,
+    /// The entry.
     index: usize,
+    /// The row that scored: 0 its feature; `1 + j` a further row, `j` counted among the
+    /// segment's further rows ([`Segment::extra_feature`]) or, in the memtable, among the
+    /// entry's own.
+    row: usize,
+}
+
+impl Hit {
+    /// The template the hit leads to.
+    fn template(&self) -> (usize, usize) {
+        (self.segment, self.index)
+    }
+}
+
+/// Keeps each template's best hit only (a large template has several rows, and more than
+/// one may be among the best), best first.
+fn one_per_template(hits: &mut Vec<Hit>) {
+    hits.sort_by(best_first);
+    let mut seen = HashSet::with_capacity(hits.len());
+    hits.retain(|h| seen.insert(h.template()));
+}
+
+/// The feature row a hit scored with.
+fn row_of<'a>(snapshot: &'a Snapshot, mem: &[&'a MemEntry], h: &Hit) -> &'a [u8] {
+    if h.segment == usize::MAX {
+        let e = mem[h.index];
+        match h.row {
+            0 => &e.feature,
+            r => &e.extra[(r - 1) * FEATURE_BYTES..r * FEATURE_BYTES],
+        }
+    } else {
+        let s = &snapshot.segments[h.segment];
+        match h.row {
+            0 => s.feature(h.index),
+            r => s.extra_feature(r - 1),
+        }
+    }
 }
 
 /// Keeps the `k` best hits: highest score first, ties to the earlier entry, so that which
@@ -235,6 +279,7 @@ fn best_first(a: &Hit, b: &Hit) -> std::cmp::Ordering {
         .total_cmp(&a.score)
         .then(a.segment.cmp(&b.segment))
         .then(a.index.cmp(&b.index))
+        .then(a.row.cmp(&b.row))
 }
 
 /// Scores the features `wanted` marks (all when it is empty); the others get 0.
@@ -448,33 +493,60 @@ type Wanted<'a> = &'a (dyn Fn(&Segment, usize) -> bool + Sync);
 
 /// Stage 1 over the segments: blocks of entries scanned in parallel, each worker keeping
 /// the best `shortlist` among the entries `wanted` accepts (segment, index; none: every
-/// entry, and no flags are built), merged.
+/// entry, and no flags are built), merged. Further rows are scanned as blocks of their
+/// own, each hit leading to its entry (so one template may hold several places).
 fn segment_hits(
     snapshot: &Snapshot,
     probe: &ProbeFeature,
     shortlist: usize,
     wanted: Option<Wanted<'_>>,
 ) -> Vec<Hit> {
-    let blocks: Vec<(usize, usize)> = snapshot
+    // (segment, first row, further rows?)
+    let blocks: Vec<(usize, usize, bool)> = snapshot
         .segments
         .iter()
         .enumerate()
-        .flat_map(|(si, s)| (0..s.len()).step_by(BLOCK).map(move |start| (si, start)))
+        .flat_map(|(si, s)| {
+            let main = (0..s.len())
+                .step_by(BLOCK)
+                .map(move |start| (si, start, false));
+            let extra = (0..s.extra_len())
+                .step_by(BLOCK)
+                .map(move |start| (si, start, true));
+            main.chain(extra)
+        })
         .collect();
     blocks
         .par_iter()
         .fold(
-            || (Best::new(shortlist), Vec::new(), Vec::new()),
-            |(mut best, mut scores, mut mask), &(si, start)| {
+            || (Best::new(shortlist), Vec::new(), Vec::new(), Vec::new()),
+            |(mut best, mut scores, mut mask, mut owners), &(si, start, extra)| {
                 let s = &snapshot.segments[si];
-                let end = (start + BLOCK).min(s.len());
+                let (rows, features) = if extra {
+                    (s.extra_len(), s.extra_features())
+                } else {
+                    (s.len(), s.features())
+                };
+                let end = (start + BLOCK).min(rows);
+                owners.clear();
+                if extra {
+                    // Owners rise with the rows: one binary search, then steps.
+                    let mut owner = s.extra_owner(start);
+                    for j in start..end {
+                        while s.extra_rows(owner).end <= j {
+                            owner += 1;
+                        }
+                        owners.push(owner);
+                    }
+                }
+                let entry = |i: usize| if extra { owners[i - start] } else { i };
                 mask.clear();
                 if let Some(wanted) = wanted {
-                    mask.extend((start..end).map(|i| wanted(s, i)));
+                    mask.extend((start..end).map(|i| wanted(s, entry(i))));
                 }
                 scan_block_where(
                     probe,
-                    &s.features()[start * FEATURE_BYTES..end * FEATURE_BYTES],
+                    &features[start * FEATURE_BYTES..end * FEATURE_BYTES],
                     &mask,
                     best.bar,
                     &mut scores,
@@ -484,14 +556,15 @@ fn segment_hits(
                         best.offer(Hit {
                             score,
                             segment: si,
-                            index: start + i,
+                            index: entry(start + i),
+                            row: if extra { 1 + start + i } else { 0 },
                         });
                     }
                 }
-                (best, scores, mask)
+                (best, scores, mask, owners)
             },
         )
-        .map(|(best, _, _)| best)
+        .map(|(best, _, _, _)| best)
         .reduce(|| Best::new(shortlist), Best::merge)
         .into_hits()
 }
@@ -535,21 +608,28 @@ pub fn stage1_funnel(
     let prepared = matching::prepare(template)?;
     let probe = ProbeFeature::new(&feature::feature_of(&prepared));
     let mut hits = segment_hits(snapshot, &probe, keep, None);
-    hits.sort_by(best_first);
     let mut geometry = hits.clone();
-    rerank(&mut geometry, &probe, |h| {
-        snapshot.segments[h.segment].feature(h.index)
-    });
+    rerank(&mut geometry, &probe, |h| row_of(snapshot, &[], h));
+    // A template's best row by the scan, and its best by the re-ranking (as `search`
+    // keeps them).
+    let mut best_geometry: std::collections::HashMap<(usize, usize), f32> =
+        std::collections::HashMap::new();
+    for g in &geometry {
+        let slot = best_geometry
+            .entry(g.template())
+            .or_insert(f32::NEG_INFINITY);
+        *slot = slot.max(g.score);
+    }
+    one_per_template(&mut hits);
     Ok(hits
         .iter()
-        .zip(&geometry)
-        .map(|(h, g)| {
+        .map(|h| {
             let s = &snapshot.segments[h.segment];
             FunnelEntry {
                 subject: s.subject(h.index),
                 id: s.id(h.index),
                 scan: h.score,
-                geometry: g.score,
+                geometry: best_geometry[&h.template()],
             }
         })
         .collect())
@@ -604,6 +684,7 @@ pub fn search(
                             score: 0.0,
                             segment: si,
                             index,
+                            row: 0,
                         }),
                 );
             }
@@ -615,6 +696,7 @@ pub fn search(
                         score: 0.0,
                         segment: usize::MAX,
                         index,
+                        row: 0,
                     }),
             );
             all
@@ -637,22 +719,31 @@ pub fn search(
                 .par_chunks(BLOCK)
                 .enumerate()
                 .flat_map_iter(|(c, chunk)| {
-                    // Only the entries wanted are scored (see `scan_block_where`).
-                    let (indices, features): (Vec<usize>, Vec<&[u8]>) = chunk
+                    // Only the entries wanted are scored (see `scan_block_where`); each of
+                    // their rows.
+                    let (places, features): (Vec<(usize, usize)>, Vec<&[u8]>) = chunk
                         .iter()
                         .enumerate()
                         .filter(|(_, e)| wanted(e.finger, e.subject, e.id))
-                        .map(|(i, e)| (i, e.feature.as_slice()))
+                        .flat_map(|(i, e)| {
+                            std::iter::once(((i, 0), e.feature.as_slice())).chain(
+                                e.extra
+                                    .chunks_exact(FEATURE_BYTES)
+                                    .enumerate()
+                                    .map(move |(r, f)| ((i, 1 + r), f)),
+                            )
+                        })
                         .unzip();
                     let mut scores = Vec::with_capacity(features.len());
                     scan_separate(&pfeat, &features, &mut scores);
-                    indices
+                    places
                         .into_iter()
                         .zip(scores)
-                        .map(move |(i, score)| Hit {
+                        .map(move |((i, row), score)| Hit {
                             score,
                             segment: usize::MAX,
                             index: c * BLOCK + i,
+                            row,
                         })
                         .collect::<Vec<_>>()
                 })
@@ -663,22 +754,16 @@ pub fn search(
                 // The scan's very best stay whatever the re-ranking says (geometry can
                 // push down a mate whose few shared codes the scan ranked high).
                 let mut kept = hits.clone();
-                keep_best(&mut kept, options.shortlist / SCAN_KEEPS);
+                one_per_template(&mut kept);
+                kept.truncate(options.shortlist / SCAN_KEEPS);
                 // The geometric re-ranking of the scan's best.
-                rerank(&mut hits, &pfeat, |h| {
-                    if h.segment == usize::MAX {
-                        mem[h.index].feature.as_slice()
-                    } else {
-                        snapshot.segments[h.segment].feature(h.index)
-                    }
-                });
-                keep_best(&mut hits, options.shortlist);
-                let chosen: HashSet<(usize, usize)> =
-                    hits.iter().map(|h| (h.segment, h.index)).collect();
-                hits.extend(
-                    kept.into_iter()
-                        .filter(|h| !chosen.contains(&(h.segment, h.index))),
-                );
+                rerank(&mut hits, &pfeat, |h| row_of(snapshot, &mem, h));
+                one_per_template(&mut hits);
+                hits.truncate(options.shortlist);
+                let chosen: HashSet<(usize, usize)> = hits.iter().map(Hit::template).collect();
+                hits.extend(kept.into_iter().filter(|h| !chosen.contains(&h.template())));
+            } else {
+                one_per_template(&mut hits);
             }
             hits
         };
