@@ -20,22 +20,32 @@ const PPCM_500: f32 = 500.0 / 2.54;
 /// The template cut down to its `k` minutiae nearest their centroid (the template itself
 /// when it has no more than `k`). The kept minutiae keep their order.
 pub fn central(template: &Template, k: usize) -> Template {
-    let n = template.minutiae.len();
-    if n <= k {
+    if template.minutiae.len() <= k {
         return template.clone();
     }
-    let (cx, cy) = centroid(template);
+    around(template, centroid(template), k).0
+}
+
+/// The template cut down to its `k` minutiae nearest `centre` (template pixels), as a
+/// capture of the disc about that point holding them would be, and the disc's radius
+/// (all of them, and the farthest one's distance, when it has no more than `k`).
+pub fn around(template: &Template, (cx, cy): (f32, f32), k: usize) -> (Template, f32) {
+    let n = template.minutiae.len();
     let distance = |i: usize| {
         let m = &template.minutiae[i];
         (f32::from(m.x) - cx).hypot(f32::from(m.y) - cy)
     };
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| distance(a).total_cmp(&distance(b)).then(a.cmp(&b)));
+    let k = k.min(n);
     let radius = order[..k]
         .iter()
         .map(|&i| distance(i))
         .fold(0.0f32, f32::max);
-    keep(template, &order[..k], Some(((cx, cy), radius)))
+    (
+        keep(template, &order[..k], Some(((cx, cy), radius))),
+        radius,
+    )
 }
 
 /// The template with `k` of its minutiae drawn at random (by `seed`) over the whole print,

@@ -302,6 +302,53 @@ pub fn json(report: &Report) -> serde_json::Value {
     })
 }
 
+/// Minutiae in each window ([`windows`]): the median of the card's ten plain impressions
+/// (22 to 183 minutiae; 48).
+pub const WINDOW_MINUTIAE: usize = 48;
+/// Window centres lie on a grid this many pixels apart.
+const WINDOW_STEP: usize = 64;
+/// Windows whose minutiae reach farther than this from the centre (px) are left out: at
+/// the print's edge, a disc holding [`WINDOW_MINUTIAE`] would be half off it.
+const WINDOW_RADIUS: f32 = 160.0;
+
+/// Plain-sized captures cut from a rolled print's template: about each point of a grid
+/// [`WINDOW_STEP`] px apart over its minutiae, the [`WINDOW_MINUTIAE`] nearest it (with
+/// the ridge counts among them and the ridge flow of their disc,
+/// [`crate::crop::around`]), where they lie within [`WINDOW_RADIUS`] px. They are cut
+/// from the enrolled impression itself, so they test only whether stage 1 covers the part
+/// of the print a plain capture caught, not distortion or a second capture's noise.
+pub fn windows(rolled: &Template) -> Vec<Template> {
+    let xs = rolled.minutiae.iter().map(|m| usize::from(m.x));
+    let ys = rolled.minutiae.iter().map(|m| usize::from(m.y));
+    let (Some(x0), Some(x1), Some(y0), Some(y1)) =
+        (xs.clone().min(), xs.max(), ys.clone().min(), ys.max())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for y in (y0..=y1).step_by(WINDOW_STEP) {
+        for x in (x0..=x1).step_by(WINDOW_STEP) {
+            let (window, radius) =
+                crate::crop::around(rolled, (x as f32, y as f32), WINDOW_MINUTIAE);
+            if window.minutiae.len() == WINDOW_MINUTIAE && radius <= WINDOW_RADIUS {
+                out.push(window);
+            }
+        }
+    }
+    out
+}
+
+/// Where a window's rolled print came in the two-stage search.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowSearch {
+    /// The finger (1 to 10).
+    pub finger: usize,
+    /// The mate's rank and score, the gallery features holding every row.
+    pub rows: Option<(usize, f32)>,
+    /// The same, the features holding the first row alone (as before the rows).
+    pub one_row: Option<(usize, f32)>,
+}
+
 /// Where the card's subject came in a search with all ten plain impressions.
 #[derive(Debug, Clone, Default)]
 pub struct SubjectSearch {
@@ -349,6 +396,10 @@ pub struct Searches {
     /// the search re-ranks (`None`: not among them); the search's stage 2 takes the best
     /// 200.
     pub reranked: Vec<Option<usize>>,
+    /// By finger: the two-stage search's rank and score of a copy of the mate whose
+    /// feature holds its first row alone (as gallery features did before large templates
+    /// got rows about several centres), in the same gallery.
+    pub one_row: Vec<Option<(usize, f32)>>,
     /// The same, searched exhaustively with the matcher alone.
     pub exhaustive: Vec<Option<(usize, f32)>>,
     /// Each search's wall time, ms.
@@ -359,6 +410,8 @@ pub struct Searches {
     pub subject: Option<SubjectSearch>,
     /// The ten-finger search, exhaustive.
     pub subject_exhaustive: Option<SubjectSearch>,
+    /// Plain-sized windows cut from the rolled prints ([`windows`]), each searched two-stage.
+    pub windows: Vec<WindowSearch>,
 }
 
 /// The rank (1 = first) and score of `subject` among the candidates of a search.
@@ -403,8 +456,8 @@ pub fn render_search(s: &Searches) -> String {
     );
     let _ = writeln!(
         out,
-        "{:>7}  {:>7}  {:>10}  {:>14}  {:>14}",
-        "finger", "scan", "re-ranked", "two-stage", "exhaustive"
+        "{:>7}  {:>7}  {:>10}  {:>14}  {:>14}  {:>14}",
+        "finger", "scan", "re-ranked", "two-stage", "one row", "exhaustive"
     );
     let place = |v: &[Option<usize>], f: usize| {
         v.get(f)
@@ -413,21 +466,25 @@ pub fn render_search(s: &Searches) -> String {
             .map_or_else(|| "-".to_string(), |k| k.to_string())
     };
     for (f, (a, b)) in s.two_stage.iter().zip(&s.exhaustive).enumerate() {
+        let one = s.one_row.get(f).map_or_else(|| "-".to_string(), rank);
         let _ = writeln!(
             out,
-            "{:>7}  {:>7}  {:>10}  {:>14}  {:>14}",
+            "{:>7}  {:>7}  {:>10}  {:>14}  {:>14}  {:>14}",
             f + 1,
             place(&s.scan, f),
             place(&s.reranked, f),
             rank(a),
+            one,
             rank(b)
         );
     }
     let _ = writeln!(
         out,
-        "mates at rank 1: two-stage {}/{}, exhaustive {}/{}; median search {:.1} ms two-stage, {:.1} ms exhaustive",
+        "mates at rank 1: two-stage {}/{} (first row alone {}/{}), exhaustive {}/{}; median search {:.1} ms two-stage, {:.1} ms exhaustive",
         at_rank_one(&s.two_stage),
         s.two_stage.len(),
+        at_rank_one(&s.one_row),
+        s.one_row.len(),
         at_rank_one(&s.exhaustive),
         s.exhaustive.len(),
         median(&s.two_stage_ms),
@@ -458,6 +515,40 @@ pub fn render_search(s: &Searches) -> String {
             fingers.join(", ")
         );
     }
+    if !s.windows.is_empty() {
+        let rows: Vec<_> = s.windows.iter().map(|w| w.rows).collect();
+        let one: Vec<_> = s.windows.iter().map(|w| w.one_row).collect();
+        let _ = writeln!(
+            out,
+            "windows of {WINDOW_MINUTIAE} minutiae cut from the rolled prints (centres {WINDOW_STEP} px apart, \
+             within {WINDOW_RADIUS} px), two-stage: mate at rank 1 {}/{} with the rows, {}/{} with the first row alone",
+            at_rank_one(&rows),
+            rows.len(),
+            at_rank_one(&one),
+            one.len()
+        );
+        let by_finger: Vec<String> = (1..=10)
+            .map(|f| {
+                let of: Vec<&WindowSearch> = s.windows.iter().filter(|w| w.finger == f).collect();
+                let first = |pick: fn(&WindowSearch) -> Option<(usize, f32)>| {
+                    of.iter()
+                        .filter(|w| matches!(pick(w), Some((1, _))))
+                        .count()
+                };
+                format!(
+                    "{f}: {}/{}/{}",
+                    first(|w| w.rows),
+                    first(|w| w.one_row),
+                    of.len()
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  by finger (rows/first row/windows): {}",
+            by_finger.join(", ")
+        );
+    }
     out
 }
 
@@ -471,7 +562,12 @@ pub fn search_json(s: &Searches) -> serde_json::Value {
         "scan_ranks": s.scan,
         "reranked_ranks": s.reranked,
         "two_stage_ranks": ranks(&s.two_stage),
+        "one_row_ranks": ranks(&s.one_row),
+        "one_row_rank1": at_rank_one(&s.one_row),
         "exhaustive_ranks": ranks(&s.exhaustive),
+        "windows": s.windows.len(),
+        "windows_rank1": at_rank_one(&s.windows.iter().map(|w| w.rows).collect::<Vec<_>>()),
+        "windows_one_row_rank1": at_rank_one(&s.windows.iter().map(|w| w.one_row).collect::<Vec<_>>()),
         "two_stage_rank1": at_rank_one(&s.two_stage),
         "exhaustive_rank1": at_rank_one(&s.exhaustive),
         "two_stage_median_ms": median(&s.two_stage_ms),
@@ -531,6 +627,7 @@ mod tests {
         let searches = Searches {
             gallery: 300,
             two_stage: vec![Some((1, 40.0)), None, Some((2, 25.0))],
+            one_row: vec![Some((3, 40.0)), None, Some((1, 25.0))],
             exhaustive: vec![Some((1, 40.0)), Some((1, 22.0)), Some((1, 25.0))],
             two_stage_ms: vec![3.0, 1.0, 2.0],
             exhaustive_ms: vec![9.0, 9.0, 9.0],
@@ -542,19 +639,52 @@ mod tests {
                 best_other: Some(12.5),
             }),
             subject_exhaustive: None,
+            windows: vec![
+                WindowSearch {
+                    finger: 2,
+                    rows: Some((1, 50.0)),
+                    one_row: None,
+                },
+                WindowSearch {
+                    finger: 2,
+                    rows: Some((1, 50.0)),
+                    one_row: Some((1, 50.0)),
+                },
+                WindowSearch {
+                    finger: 5,
+                    rows: Some((2, 50.0)),
+                    one_row: Some((1, 50.0)),
+                },
+            ],
         };
         let text = render_search(&searches);
         assert!(
-            text.contains("two-stage 1/3, exhaustive 3/3; median search 2.0 ms"),
+            text.contains(
+                "two-stage 1/3 (first row alone 1/3), exhaustive 3/3; median search 2.0 ms"
+            ),
             "{text}"
         );
         assert!(
-            text.contains("      2      250           -               -        1 (22.0)"),
+            text.contains(
+                "      2      250           -               -               -        1 (22.0)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("mate at rank 1 2/3 with the rows, 2/3 with the first row alone"),
+            "{text}"
+        );
+        assert!(
+            text.contains("2: 2/1/2, 3: 0/0/0, 4: 0/0/0, 5: 0/1/1"),
             "{text}"
         );
         let json = search_json(&searches);
         assert_eq!(json["two_stage_rank1"], 1);
         assert_eq!(json["two_stage_ranks"], serde_json::json!([1, null, 2]));
+        assert_eq!(json["one_row_rank1"], 1);
+        assert_eq!(json["windows"], 3);
+        assert_eq!(json["windows_rank1"], 2);
+        assert_eq!(json["windows_one_row_rank1"], 2);
         assert!(
             text.contains(
                 "two-stage: rank 1, fused score 90.0; best other subject 12.5; by finger 2 of 10 (2: 20.0, 7: 70.0)"

@@ -177,9 +177,15 @@ enum Command {
         json: bool,
         /// Also search each plain impression in a gallery of this many templates: the ten
         /// rolled prints among synthetic fillers (with the ridge flow), by the two-stage
-        /// search and exhaustively with the matcher alone.
+        /// search (also against a copy of each rolled print with the first stage-1 row
+        /// alone) and exhaustively with the matcher alone.
         #[arg(long)]
         gallery_size: Option<u64>,
+        /// With --gallery-size, also search plain-sized windows cut from the rolled prints
+        /// (the 48 minutiae about each point of a 64-px grid, where they lie within 160
+        /// px), two-stage, with the rows and with the first row alone.
+        #[arg(long, requires = "gallery_size")]
+        windows: bool,
     },
     /// Build a gallery of synthetic templates (fingers that do not exist).
     Synth {
@@ -1639,15 +1645,23 @@ impl IdentifySearches {
 
 /// The subject that holds all ten of the card's rolled prints in `tenprint`'s gallery.
 const CARD_SUBJECT: u64 = 11;
+/// `tenprint --gallery-size`: the rolled prints with their first stage-1 row alone are
+/// subjects `ONE_ROW` + 1 to 10 (the fillers' subjects count up from 12).
+const ONE_ROW: u64 = 1 << 40;
 
 /// `daktilo-bench tenprint`: the card's comparisons and, with a gallery size, its 1:N
 /// searches.
-fn tenprint(dataset: &Path, json: bool, gallery_size: Option<u64>) -> anyhow::Result<()> {
+fn tenprint(
+    dataset: &Path,
+    json: bool,
+    gallery_size: Option<u64>,
+    windows: bool,
+) -> anyhow::Result<()> {
     use daktilo_bench::tenprint::{self, Card};
     let card = Card::read(dataset)?;
     let report = card.compare();
     let searches = gallery_size
-        .map(|n| tenprint_searches(&card, n))
+        .map(|n| tenprint_searches(&card, n, windows))
         .transpose()?;
     if json {
         let mut value = tenprint::json(&report);
@@ -1668,14 +1682,20 @@ fn tenprint(dataset: &Path, json: bool, gallery_size: Option<u64>) -> anyhow::Re
 /// templates: the ten rolled prints, subjects 1–10, among synthetic fillers; then all ten
 /// plain impressions (positions known) as one subject's search, for subject
 /// [`CARD_SUBJECT`], which holds the same ten rolled prints. The fillers are subjects of
-/// ten fingers. Each kind of search leaves the other's subjects out.
+/// ten fingers. The gallery also holds each rolled print with its first stage-1 row alone
+/// (as before large templates got several), subjects [`ONE_ROW`] + 1–10, against which the
+/// plain impressions (and with `windows`, windows cut from the rolled prints) are searched
+/// too, in the same gallery. Each kind of search leaves the others' subjects out.
 fn tenprint_searches(
     card: &daktilo_bench::tenprint::Card,
     size: u64,
+    windows: bool,
 ) -> anyhow::Result<daktilo_bench::tenprint::Searches> {
+    use daktilo_bench::tenprint::{self, WindowSearch};
+    let n = card.rolled.len() as u64;
     let fillers = size
-        .checked_sub(2 * card.rolled.len() as u64)
-        .context("--gallery-size: at least the ten rolled prints, twice")?;
+        .checked_sub(3 * n)
+        .context("--gallery-size: at least the ten rolled prints, three times")?;
     let dir = std::env::temp_dir().join(format!("daktilo-tenprint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let result = (|| {
@@ -1691,41 +1711,50 @@ fn tenprint_searches(
             SynthModel::Ridges,
             ten,
         )?;
-        let mut entries = Vec::with_capacity(2 * card.rolled.len());
+        let mut entries = Vec::with_capacity(3 * card.rolled.len());
         for (r, subject) in card.rolled.iter().zip(1u64..) {
             entries.push(entry_of(&r.template, subject, r.template.finger)?);
             entries.push(entry_of(&r.template, CARD_SUBJECT, r.template.finger)?);
+            let mut first_row = entry_of(&r.template, ONE_ROW + subject, r.template.finger)?;
+            first_row.feature.truncate(search::feature::FEATURE_BYTES);
+            entries.push(first_row);
         }
         gallery.append(entries)?;
         gallery.flush()?;
         gallery.compact()?;
         let snapshot = gallery.snapshot();
-        let mut searches = daktilo_bench::tenprint::Searches {
+        let mut searches = tenprint::Searches {
             gallery: snapshot.len(),
             ..Default::default()
         };
-        let one_finger = SearchOptions {
-            exclude: [CARD_SUBJECT].into(),
+        use std::collections::HashSet;
+        let rolled: HashSet<u64> = (1..=n).collect();
+        let first_rows: HashSet<u64> = (1..=n).map(|s| ONE_ROW + s).collect();
+        let leaving_out = |a: &HashSet<u64>, b: u64| SearchOptions {
+            exclude: a.iter().copied().chain([b]).collect(),
             ..SearchOptions::default()
         };
+        // Against the rolled prints with their rows, with their first row alone.
+        let one_finger = leaving_out(&first_rows, CARD_SUBJECT);
+        let one_row = leaving_out(&rolled, CARD_SUBJECT);
         let exhaustive = SearchOptions {
             exhaustive: true,
             ..one_finger.clone()
         };
-        for (p, subject) in card.plain.iter().zip(1u64..) {
+        let rank_in = |template: &Template, options: &SearchOptions, subject: u64| {
             let probe = [ProbeFinger {
                 finger: FingerPosition::Unknown,
-                template: p.template.clone(),
+                template: template.clone(),
             }];
-            let timed = |options: &SearchOptions| -> anyhow::Result<(Option<(usize, f32)>, f64)> {
-                let started = Instant::now();
-                let found = search::search(&snapshot, &probe, options)?;
-                let ms = started.elapsed().as_secs_f64() * 1e3;
-                Ok((daktilo_bench::tenprint::rank_of(&found, subject), ms))
-            };
+            let started = Instant::now();
+            let found = search::search(&snapshot, &probe, options)?;
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            anyhow::Ok((tenprint::rank_of(&found, subject), ms))
+        };
+        for (p, subject) in card.plain.iter().zip(1u64..) {
             let mut funnel = search::stage1_funnel(&snapshot, &p.template, snapshot.len())?;
-            // The funnel leaves no subject out: the card subject's copy of the mate ties it.
-            funnel.retain(|e| e.subject != CARD_SUBJECT);
+            // The funnel leaves no subject out: the copies of the mate tie it.
+            funnel.retain(|e| e.subject != CARD_SUBJECT && !first_rows.contains(&e.subject));
             let rank = |f: &[search::FunnelEntry]| {
                 f.iter().position(|e| e.subject == subject).map(|i| i + 1)
             };
@@ -1734,12 +1763,26 @@ fn tenprint_searches(
             funnel.truncate(SearchOptions::default().rerank_for(snapshot.len()));
             funnel.sort_by(|a, b| b.geometry.total_cmp(&a.geometry));
             searches.reranked.push(rank(&funnel));
-            let (rank, ms) = timed(&one_finger)?;
+            let (rank, ms) = rank_in(&p.template, &one_finger, subject)?;
             searches.two_stage.push(rank);
             searches.two_stage_ms.push(ms);
-            let (rank, ms) = timed(&exhaustive)?;
+            searches
+                .one_row
+                .push(rank_in(&p.template, &one_row, ONE_ROW + subject)?.0);
+            let (rank, ms) = rank_in(&p.template, &exhaustive, subject)?;
             searches.exhaustive.push(rank);
             searches.exhaustive_ms.push(ms);
+        }
+        if windows {
+            for (r, subject) in card.rolled.iter().zip(1u64..) {
+                for w in tenprint::windows(&r.template) {
+                    searches.windows.push(WindowSearch {
+                        finger: subject as usize,
+                        rows: rank_in(&w, &one_finger, subject)?.0,
+                        one_row: rank_in(&w, &one_row, ONE_ROW + subject)?.0,
+                    });
+                }
+            }
         }
         let probe: Vec<ProbeFinger> = card
             .plain
@@ -1750,7 +1793,7 @@ fn tenprint_searches(
             })
             .collect();
         let ten_fingers = SearchOptions {
-            exclude: (1..=card.rolled.len() as u64).collect(),
+            exclude: rolled.union(&first_rows).copied().collect(),
             ..SearchOptions::default()
         };
         for exhaustive in [false, true] {
@@ -1759,7 +1802,7 @@ fn tenprint_searches(
                 ..ten_fingers.clone()
             };
             let found = search::search(&snapshot, &probe, &options)?;
-            let found = daktilo_bench::tenprint::SubjectSearch::of(&found, CARD_SUBJECT);
+            let found = tenprint::SubjectSearch::of(&found, CARD_SUBJECT);
             if exhaustive {
                 searches.subject_exhaustive = Some(found);
             } else {
@@ -2393,7 +2436,8 @@ fn main() {
             dataset,
             json,
             gallery_size,
-        } => tenprint(&dataset, json, gallery_size),
+            windows,
+        } => tenprint(&dataset, json, gallery_size, windows),
         Command::Synth {
             count,
             out,
