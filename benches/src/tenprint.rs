@@ -412,6 +412,8 @@ pub struct Searches {
     pub subject_exhaustive: Option<SubjectSearch>,
     /// Plain-sized windows cut from the rolled prints ([`windows`]), each searched two-stage.
     pub windows: Vec<WindowSearch>,
+    /// The stage-1 rows of each rolled print's gallery feature.
+    pub rows: Vec<usize>,
 }
 
 /// The rank (1 = first) and score of `subject` among the candidates of a search.
@@ -454,6 +456,14 @@ pub fn render_search(s: &Searches) -> String {
         out,
         "(scan: the mate's rank by the scan's score; re-ranked: by the re-ranking's, among the scan's best it re-ranks)"
     );
+    if !s.rows.is_empty() {
+        let rows: Vec<String> = s.rows.iter().map(usize::to_string).collect();
+        let _ = writeln!(
+            out,
+            "(stage-1 rows of the rolled prints, right thumb to left little: {}; one row: the first alone)",
+            rows.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "{:>7}  {:>7}  {:>10}  {:>14}  {:>14}  {:>14}",
@@ -565,6 +575,7 @@ pub fn search_json(s: &Searches) -> serde_json::Value {
         "one_row_ranks": ranks(&s.one_row),
         "one_row_rank1": at_rank_one(&s.one_row),
         "exhaustive_ranks": ranks(&s.exhaustive),
+        "rolled_rows": s.rows,
         "windows": s.windows.len(),
         "windows_rank1": at_rank_one(&s.windows.iter().map(|w| w.rows).collect::<Vec<_>>()),
         "windows_one_row_rank1": at_rank_one(&s.windows.iter().map(|w| w.one_row).collect::<Vec<_>>()),
@@ -639,6 +650,7 @@ mod tests {
                 best_other: Some(12.5),
             }),
             subject_exhaustive: None,
+            rows: vec![3, 1],
             windows: vec![
                 WindowSearch {
                     finger: 2,
@@ -682,6 +694,8 @@ mod tests {
         assert_eq!(json["two_stage_rank1"], 1);
         assert_eq!(json["two_stage_ranks"], serde_json::json!([1, null, 2]));
         assert_eq!(json["one_row_rank1"], 1);
+        assert_eq!(json["rolled_rows"], serde_json::json!([3, 1]));
+        assert!(text.contains("right thumb to left little: 3, 1;"), "{text}");
         assert_eq!(json["windows"], 3);
         assert_eq!(json["windows_rank1"], 2);
         assert_eq!(json["windows_one_row_rank1"], 2);

@@ -166,16 +166,23 @@ fn only_segment(dir: &Path) -> PathBuf {
         .unwrap()
 }
 
-#[test]
-fn corrupted_or_truncated_segments_are_reported_not_served() {
-    let dir = scratch("corrupt");
+/// A new gallery (in scratch folder `name`) holding `entries` in one segment: its folder,
+/// the segment's path and bytes.
+fn one_flushed_segment(name: &str, entries: Vec<NewEntry>) -> (PathBuf, PathBuf, Vec<u8>) {
+    let dir = scratch(name);
     {
         let g = Gallery::open(&dir, options(1000)).unwrap();
-        g.append((0..50).map(entry).collect()).unwrap();
+        g.append(entries).unwrap();
         g.flush().unwrap();
     }
     let seg = only_segment(&dir);
     let original = std::fs::read(&seg).unwrap();
+    (dir, seg, original)
+}
+
+#[test]
+fn corrupted_or_truncated_segments_are_reported_not_served() {
+    let (dir, seg, original) = one_flushed_segment("corrupt", (0..50).map(entry).collect());
     for (what, bytes) in [
         ("flipped byte", {
             let mut b = original.clone();
@@ -703,4 +710,81 @@ fn further_rows_survive_the_log_a_flush_compaction_and_a_rebuild() {
     assert_eq!(segment_version(&only_segment(&plain)), 1);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&plain);
+}
+
+/// The header checksum as a segment stores it (bytes 0–79, and 88–127 where any is set).
+fn header_crc(b: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&b[0..80]);
+    if b[88..128].iter().any(|&x| x != 0) {
+        h.update(&b[88..128]);
+    }
+    h.finalize()
+}
+
+#[test]
+fn segment_fields_that_lie_behind_valid_checksums_are_refused_or_read_in_bounds() {
+    use daktilo_engine::gallery::segment::Segment;
+    let (dir, seg, original) =
+        one_flushed_segment("lying-fields", (0..40).map(rows_entry).collect());
+    assert_eq!(segment_version(&seg), 2);
+    let body_start = 128;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut opened, mut refused) = (0, 0);
+    for round in 0..3000 {
+        let mut b = original.clone();
+        // A header field (count, offsets, further rows' count and offsets) or a body byte
+        // set to a small, a large or an off-by-some value; the checksums then made to
+        // match, as a tamperer would.
+        let fields = [16usize, 24, 32, 40, 48, 56, 64, 72, 88, 96, 104];
+        if round % 3 == 2 {
+            let at = body_start + (next() as usize) % (b.len() - body_start);
+            b[at] = next() as u8;
+        } else {
+            let at = fields[(next() as usize) % fields.len()];
+            let old = u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+            let value = match next() % 4 {
+                0 => next() % 64,
+                1 => old.wrapping_add(next() % 200).wrapping_sub(100),
+                2 => u64::MAX - next() % 8,
+                _ => old ^ (1 << (next() % 64)),
+            };
+            b[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        }
+        let body = crc32fast::hash(&b[body_start..]);
+        b[84..88].copy_from_slice(&body.to_le_bytes());
+        let header = header_crc(&b);
+        b[80..84].copy_from_slice(&header.to_le_bytes());
+        std::fs::write(&seg, &b).unwrap();
+        match Segment::open(&seg) {
+            Ok(s) => {
+                opened += 1;
+                // Whatever it reads stays within the file.
+                for i in 0..s.len() {
+                    let e = s.entry(i);
+                    assert!(e.extra.len().is_multiple_of(s.feature_len().max(1)));
+                }
+                for j in 0..s.extra_len() {
+                    assert!(s.extra_owner(j) < s.len());
+                    let _ = s.extra_feature(j);
+                }
+            }
+            Err(GalleryError::Corrupt { .. }) => refused += 1,
+            Err(e) => panic!("round {round}: {e}"),
+        }
+    }
+    // Most lies are caught; body bytes in the templates or features read as data.
+    assert!(
+        refused > 1500 && opened > 100,
+        "{refused} refused, {opened} opened"
+    );
+    std::fs::write(&seg, &original).unwrap();
+    assert_eq!(Gallery::open(&dir, options(1000)).unwrap().len(), 40);
+    let _ = std::fs::remove_dir_all(&dir);
 }

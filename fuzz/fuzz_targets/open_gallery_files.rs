@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
                     s.finger(i),
                     s.feature(i),
                     s.template(i),
+                    s.entry(i).extra.len(),
                 );
+            }
+            for j in 0..s.extra_len().min(64) {
+                let _ = (s.extra_owner(j), s.extra_feature(j));
             }
         }
     }

@@ -1712,8 +1712,11 @@ fn tenprint_searches(
             ten,
         )?;
         let mut entries = Vec::with_capacity(3 * card.rolled.len());
+        let mut rows = Vec::with_capacity(card.rolled.len());
         for (r, subject) in card.rolled.iter().zip(1u64..) {
-            entries.push(entry_of(&r.template, subject, r.template.finger)?);
+            let entry = entry_of(&r.template, subject, r.template.finger)?;
+            rows.push(entry.feature.len() / search::feature::FEATURE_BYTES);
+            entries.push(entry);
             entries.push(entry_of(&r.template, CARD_SUBJECT, r.template.finger)?);
             let mut first_row = entry_of(&r.template, ONE_ROW + subject, r.template.finger)?;
             first_row.feature.truncate(search::feature::FEATURE_BYTES);
@@ -1725,6 +1728,7 @@ fn tenprint_searches(
         let snapshot = gallery.snapshot();
         let mut searches = tenprint::Searches {
             gallery: snapshot.len(),
+            rows,
             ..Default::default()
         };
         use std::collections::HashSet;
@@ -2004,7 +2008,14 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     // bandwidth reading before the first scan and after each (the reading moves between
     // levels with the host's other work: `BandwidthGauge`).
     let gauge = daktilo_bench::identify::BandwidthGauge::new();
-    let stage1_bytes = n as f64 * search::feature::FEATURE_BYTES as f64;
+    // Every stage-1 row the scan reads: one per template, and a large template's further
+    // rows (none in a gallery of plain prints).
+    let stage1_rows: usize = snapshot
+        .segments
+        .iter()
+        .map(|s| s.len() + s.extra_len())
+        .sum();
+    let stage1_bytes = stage1_rows as f64 * search::feature::FEATURE_BYTES as f64;
     let mut readings = vec![gauge.read()];
     let mut stage1_seconds = Vec::new();
     let mut by_kind = [Vec::new(), Vec::new()];
@@ -2138,7 +2149,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         bandwidth_median_gb_s: against.median / 1e9,
         bandwidth_fraction_paired: against.paired_fraction,
         bytes_per_template: rss_after.saturating_sub(rss_before) as f64 / n.max(1) as f64,
-        stage1_bytes_per_template: search::feature::FEATURE_BYTES,
+        stage1_bytes_per_template: (stage1_bytes / n.max(1) as f64).round() as usize,
         open_ms,
         shortlist: args.shortlist,
         rerank,

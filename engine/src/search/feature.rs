@@ -21,6 +21,11 @@
 //! [`consistent_score`], which counts only the pairs that agree on one rigid placement of
 //! the probe on the gallery print.
 //!
+//! A gallery template of more than [`ROWS_FROM`] minutiae (a rolled print) stores further
+//! features — rows — about other centres of its print ([`gallery_rows`]), each scanned like
+//! a template of its own and all leading to it: a plain print of a finger enrolled rolled
+//! meets the row about the part it caught.
+//!
 //! Version 1 hashed every cylinder into one 8,192-bit set (after the same authors' MCC
 //! indexing, IEEE TPAMI 33(5), 2011) and counted shared bits: codes of different cylinders
 //! collided, and the mate of one probe in seven ranked below the top 10 % of real
