@@ -1,8 +1,9 @@
 //! 1:N search over a gallery, in two stages.
 //!
 //! Stage 1 scans the fixed-size feature of every live template ([`feature`], 1 KB of
-//! cylinder codes; a large template's further rows too, each leading to it) — contiguous in the memory-mapped segments — with AND, POPCNT and f32
-//! maxima, in parallel over blocks of entries (rayon), compiled for AVX2, AVX-512, NEON and
+//! cylinder codes; a large template's further rows too, each leading to it) — contiguous
+//! in the memory-mapped segments — with AND, POPCNT and f32 maxima, in parallel over
+//! blocks of entries (rayon), compiled for AVX2, AVX-512, NEON and
 //! the baseline with runtime dispatch, plus a kernel written for AVX-512 that compares
 //! each gallery code with the probe codes of its direction sector only
 //! (`feature::avx512`); every build computes the same values, so the results are
