@@ -240,8 +240,9 @@ fn feature_about(
     out
 }
 
-/// The most stage-1 rows a gallery template gets ([`gallery_rows`]).
-pub const MAX_ROWS: usize = 8;
+/// The most stage-1 rows a gallery template gets ([`gallery_rows`]): as many as a gallery
+/// entry may hold.
+pub const MAX_ROWS: usize = crate::gallery::MAX_ROWS;
 /// Templates with more minutiae than this get rows about more centres than their centroid.
 /// FVC2002's plain prints hold up to 78 with our extractor (DB1_B–DB4_B); a rolled
 /// print holds 150 to 255.
