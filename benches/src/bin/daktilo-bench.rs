@@ -1714,13 +1714,19 @@ fn tenprint_searches(
         let mut entries = Vec::with_capacity(3 * card.rolled.len());
         let mut rows = Vec::with_capacity(card.rolled.len());
         for (r, subject) in card.rolled.iter().zip(1u64..) {
+            // One template and feature, enrolled three times.
             let entry = entry_of(&r.template, subject, r.template.finger)?;
             rows.push(entry.feature.len() / search::feature::FEATURE_BYTES);
-            entries.push(entry);
-            entries.push(entry_of(&r.template, CARD_SUBJECT, r.template.finger)?);
-            let mut first_row = entry_of(&r.template, ONE_ROW + subject, r.template.finger)?;
+            let card_copy = NewEntry {
+                subject: CARD_SUBJECT,
+                ..entry.clone()
+            };
+            let mut first_row = NewEntry {
+                subject: ONE_ROW + subject,
+                ..entry.clone()
+            };
             first_row.feature.truncate(search::feature::FEATURE_BYTES);
-            entries.push(first_row);
+            entries.extend([entry, card_copy, first_row]);
         }
         gallery.append(entries)?;
         gallery.flush()?;

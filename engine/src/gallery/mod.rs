@@ -100,6 +100,20 @@ pub struct NewEntry {
 /// The most stage-1 rows one entry may have.
 pub const MAX_ROWS: usize = 8;
 
+/// How many stage-1 rows of `feature_len` bytes a feature of `len` bytes holds, where it
+/// is 1 to [`MAX_ROWS`] whole rows (a gallery of 0-byte features: the empty feature, one
+/// row); `None` otherwise.
+pub(crate) fn whole_rows(len: usize, feature_len: usize) -> Option<usize> {
+    let rows = if feature_len == 0 {
+        usize::from(len == 0)
+    } else if len.is_multiple_of(feature_len) {
+        len / feature_len
+    } else {
+        0
+    };
+    (1..=MAX_ROWS).contains(&rows).then_some(rows)
+}
+
 /// An entry held in memory until the next flush (and as the log writes it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemEntry {
@@ -135,25 +149,16 @@ impl MemEntry {
     /// to [`MAX_ROWS`] whole rows.
     fn split_rows(&mut self, feature_len: usize) -> Result<(), String> {
         let len = self.feature.len() + self.extra.len();
-        let rows = if feature_len == 0 {
-            (len == 0).then_some(1)
-        } else {
-            len.is_multiple_of(feature_len).then_some(len / feature_len)
-        };
-        match rows {
-            Some(rows) if (1..=MAX_ROWS).contains(&rows) => {
-                if self.feature.len() != feature_len {
-                    let mut all = std::mem::take(&mut self.feature);
-                    all.append(&mut self.extra);
-                    self.extra = all.split_off(feature_len);
-                    self.feature = all;
-                }
-                Ok(())
-            }
-            _ => Err(format!(
+        if whole_rows(len, feature_len).is_none() {
+            return Err(format!(
                 "a feature of {len} bytes: not 1 to {MAX_ROWS} rows of {feature_len}"
-            )),
+            ));
         }
+        let mut all = std::mem::take(&mut self.feature);
+        all.append(&mut self.extra);
+        self.extra = all.split_off(feature_len);
+        self.feature = all;
+        Ok(())
     }
 }
 
@@ -568,14 +573,7 @@ impl Gallery {
     pub fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<u64>, GalleryError> {
         for (k, e) in entries.iter().enumerate() {
             let fl = self.options.feature_len;
-            let rows = if fl == 0 {
-                usize::from(e.feature.is_empty())
-            } else if e.feature.len().is_multiple_of(fl) {
-                e.feature.len() / fl
-            } else {
-                0
-            };
-            if !(1..=MAX_ROWS).contains(&rows) {
+            if whole_rows(e.feature.len(), fl).is_none() {
                 return Err(GalleryError::Invalid(format!(
                     "entry {k}: feature of {} bytes, the gallery uses 1 to {MAX_ROWS} rows of {fl}",
                     e.feature.len(),
@@ -843,12 +841,10 @@ impl Gallery {
                 f
             })
             .collect();
-        let whole_rows = |f: &Vec<u8>| {
-            feature_len > 0
-                && f.len().is_multiple_of(feature_len)
-                && (1..=MAX_ROWS).contains(&(f.len() / feature_len))
-        };
-        if let Some(bad) = features.iter().find(|f| !whole_rows(f)) {
+        if let Some(bad) = features
+            .iter()
+            .find(|f| whole_rows(f.len(), feature_len).is_none())
+        {
             return Err(GalleryError::Invalid(format!(
                 "a rebuilt feature is {} bytes, not 1 to {MAX_ROWS} rows of {feature_len}",
                 bad.len()

@@ -69,13 +69,13 @@ pub fn write(path: &Path, feature_len: usize, entries: &[EntryRef]) -> Result<()
     offsets[3] = buf.len() as u64;
     for e in entries {
         if e.feature.len() != feature_len
-            || feature_len == 0 && !e.extra.is_empty()
-            || feature_len != 0 && !e.extra.len().is_multiple_of(feature_len)
+            || super::whole_rows(e.feature.len() + e.extra.len(), feature_len).is_none()
         {
             return Err(GalleryError::Invalid(format!(
-                "feature of {} bytes (and {} of further rows) where the gallery uses {feature_len}",
+                "feature of {} bytes (and {} of further rows) where the gallery uses 1 to {} rows of {feature_len}",
                 e.feature.len(),
-                e.extra.len()
+                e.extra.len(),
+                super::MAX_ROWS
             )));
         }
         buf.extend_from_slice(e.feature);
