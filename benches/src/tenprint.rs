@@ -345,7 +345,7 @@ pub struct WindowSearch {
     pub finger: usize,
     /// The mate's rank and score, the gallery features holding every row.
     pub rows: Option<(usize, f32)>,
-    /// The same, the features holding the first row alone (as before the rows).
+    /// The same, against the copy with one row about the centroid (as before the rows).
     pub one_row: Option<(usize, f32)>,
 }
 
@@ -397,8 +397,8 @@ pub struct Searches {
     /// 200.
     pub reranked: Vec<Option<usize>>,
     /// By finger: the two-stage search's rank and score of a copy of the mate whose
-    /// feature holds its first row alone (as gallery features did before large templates
-    /// got rows about several centres), in the same gallery.
+    /// feature is one row about its centroid (as gallery features were before large
+    /// templates got rows about several centres), in the same gallery.
     pub one_row: Vec<Option<(usize, f32)>>,
     /// The same, searched exhaustively with the matcher alone.
     pub exhaustive: Vec<Option<(usize, f32)>>,
@@ -460,7 +460,7 @@ pub fn render_search(s: &Searches) -> String {
         let rows: Vec<String> = s.rows.iter().map(usize::to_string).collect();
         let _ = writeln!(
             out,
-            "(stage-1 rows of the rolled prints, right thumb to left little: {}; one row: the first alone)",
+            "(stage-1 rows of the rolled prints, right thumb to left little: {}; one row: a copy with one row about the centroid, as before the rows)",
             rows.join(", ")
         );
     }
@@ -490,7 +490,7 @@ pub fn render_search(s: &Searches) -> String {
     }
     let _ = writeln!(
         out,
-        "mates at rank 1: two-stage {}/{} (first row alone {}/{}), exhaustive {}/{}; median search {:.1} ms two-stage, {:.1} ms exhaustive",
+        "mates at rank 1: two-stage {}/{} (one row {}/{}), exhaustive {}/{}; median search {:.1} ms two-stage, {:.1} ms exhaustive",
         at_rank_one(&s.two_stage),
         s.two_stage.len(),
         at_rank_one(&s.one_row),
@@ -531,7 +531,7 @@ pub fn render_search(s: &Searches) -> String {
         let _ = writeln!(
             out,
             "windows of {WINDOW_MINUTIAE} minutiae cut from the rolled prints (centres {WINDOW_STEP} px apart, \
-             within {WINDOW_RADIUS} px), two-stage: mate at rank 1 {}/{} with the rows, {}/{} with the first row alone",
+             within {WINDOW_RADIUS} px), two-stage: mate at rank 1 {}/{} with the rows, {}/{} with one row",
             at_rank_one(&rows),
             rows.len(),
             at_rank_one(&one),
@@ -555,7 +555,7 @@ pub fn render_search(s: &Searches) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "  by finger (rows/first row/windows): {}",
+            "  by finger (rows/one row/windows): {}",
             by_finger.join(", ")
         );
     }
@@ -671,9 +671,7 @@ mod tests {
         };
         let text = render_search(&searches);
         assert!(
-            text.contains(
-                "two-stage 1/3 (first row alone 1/3), exhaustive 3/3; median search 2.0 ms"
-            ),
+            text.contains("two-stage 1/3 (one row 1/3), exhaustive 3/3; median search 2.0 ms"),
             "{text}"
         );
         assert!(
@@ -683,7 +681,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("mate at rank 1 2/3 with the rows, 2/3 with the first row alone"),
+            text.contains("mate at rank 1 2/3 with the rows, 2/3 with one row"),
             "{text}"
         );
         assert!(

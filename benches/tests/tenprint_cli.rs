@@ -44,9 +44,9 @@ fn every_plain_finger_on_the_ten_print_card_finds_its_rolled_print_first() {
     // with its finger unknown; the matcher alone puts 9 of 10 mates first at 10,000
     // templates (the thirty-second session), and all 10 at 300. So does the two-stage
     // search since rolled prints have stage-1 rows about several centres (the
-    // thirty-third session); against copies of the rolled prints with their first row
-    // alone, 8 of 10 (at 10,000: 9 of 10 with the rows, 3 with the first row). All ten
-    // plain impressions as one search find the card's subject first.
+    // thirty-third session); against copies of the rolled prints with one row about the
+    // centroid (as before), 8 of 10 (at 10,000: 9 of 10 with the rows, 3 with one row).
+    // All ten plain impressions as one search find the card's subject first.
     let search = &report["search"];
     assert_eq!(search["gallery"].as_u64(), Some(300), "{search}");
     assert_eq!(search["exhaustive_rank1"].as_u64(), Some(10), "{search}");
@@ -54,7 +54,7 @@ fn every_plain_finger_on_the_ten_print_card_finds_its_rolled_print_first() {
     assert_eq!(search["two_stage_ranks"].as_array().map(Vec::len), Some(10));
     assert!(search["one_row_rank1"].as_u64().unwrap() < 10, "{search}");
     // Windows of 48 minutiae cut from the rolled prints (205 of them): every one finds
-    // its print first with the rows, 190 with the first row alone.
+    // its print first with the rows, 190 with one row.
     let windows = search["windows"].as_u64().unwrap();
     assert!(windows > 100, "{search}");
     assert_eq!(search["windows_rank1"].as_u64(), Some(windows), "{search}");

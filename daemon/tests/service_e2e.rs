@@ -863,9 +863,10 @@ async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("features are current"));
     // Features of the right length whose codes an older rule chose (no spread flag, bit
-    // 1 of the flags, the feature's last byte, and no rows flag, bit 2: before the
-    // thirty-third session; 102_1 holds more minutiae than a feature stores, so the rule
-    // matters for it) open and search, and are rebuilt on request.
+    // 1 of the flags, the feature's last byte, and no rows flag, bit 2 in the
+    // thirty-third session and bit 3 since: before then; 102_1 holds more minutiae than a
+    // feature stores, so the rule matters for it) open and search, and are rebuilt on
+    // request.
     use daktilo_engine::search::{self, feature};
     let older = |t: &[u8]| {
         let mut f = search::gallery_feature_of_stored(t);
@@ -874,7 +875,7 @@ async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
             feature::CODES,
             "a print with many minutiae"
         );
-        *f.last_mut().unwrap() &= !(2 | 4);
+        *f.last_mut().unwrap() &= !(2 | 4 | 8);
         assert!(!feature::is_current(&f));
         f
     };

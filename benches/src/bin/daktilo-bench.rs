@@ -177,13 +177,13 @@ enum Command {
         json: bool,
         /// Also search each plain impression in a gallery of this many templates: the ten
         /// rolled prints among synthetic fillers (with the ridge flow), by the two-stage
-        /// search (also against a copy of each rolled print with the first stage-1 row
-        /// alone) and exhaustively with the matcher alone.
+        /// search (also against a copy of each rolled print with one stage-1 row about its
+        /// centroid, as before the rows) and exhaustively with the matcher alone.
         #[arg(long)]
         gallery_size: Option<u64>,
         /// With --gallery-size, also search plain-sized windows cut from the rolled prints
         /// (the 48 minutiae about each point of a 64-px grid, where they lie within 160
-        /// px), two-stage, with the rows and with the first row alone.
+        /// px), two-stage, with the rows and with one row.
         #[arg(long, requires = "gallery_size")]
         windows: bool,
     },
@@ -1682,10 +1682,11 @@ fn tenprint(
 /// templates: the ten rolled prints, subjects 1–10, among synthetic fillers; then all ten
 /// plain impressions (positions known) as one subject's search, for subject
 /// [`CARD_SUBJECT`], which holds the same ten rolled prints. The fillers are subjects of
-/// ten fingers. The gallery also holds each rolled print with its first stage-1 row alone
-/// (as before large templates got several), subjects [`ONE_ROW`] + 1–10, against which the
-/// plain impressions (and with `windows`, windows cut from the rolled prints) are searched
-/// too, in the same gallery. Each kind of search leaves the others' subjects out.
+/// ten fingers. The gallery also holds each rolled print with one stage-1 row about its
+/// centroid, as before large templates got several (the probe's feature, whose codes
+/// beyond the 20 most central are spread over the print), subjects [`ONE_ROW`] + 1–10,
+/// against which the plain impressions (and with `windows`, windows cut from the rolled
+/// prints) are searched too, in the same gallery. Each kind of search leaves the others' subjects out.
 fn tenprint_searches(
     card: &daktilo_bench::tenprint::Card,
     size: u64,
@@ -1721,11 +1722,13 @@ fn tenprint_searches(
                 subject: CARD_SUBJECT,
                 ..entry.clone()
             };
-            let mut first_row = NewEntry {
+            // What a gallery stored before the rows: one feature about the centroid, its
+            // codes spread (a large template's own first row holds its nearest codes).
+            let first_row = NewEntry {
                 subject: ONE_ROW + subject,
+                feature: search::feature::feature_of(&matching::prepare(&r.template)?).to_vec(),
                 ..entry.clone()
             };
-            first_row.feature.truncate(search::feature::FEATURE_BYTES);
             entries.extend([entry, card_copy, first_row]);
         }
         gallery.append(entries)?;
@@ -1744,7 +1747,7 @@ fn tenprint_searches(
             exclude: a.iter().copied().chain([b]).collect(),
             ..SearchOptions::default()
         };
-        // Against the rolled prints with their rows, with their first row alone.
+        // Against the rolled prints with their rows, and with one row.
         let one_finger = leaving_out(&first_rows, CARD_SUBJECT);
         let one_row = leaving_out(&rolled, CARD_SUBJECT);
         let exhaustive = SearchOptions {

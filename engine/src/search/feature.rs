@@ -22,9 +22,9 @@
 //! the probe on the gallery print.
 //!
 //! A gallery template of more than [`ROWS_FROM`] minutiae (a rolled print) stores further
-//! features — rows — about other centres of its print ([`gallery_rows`]), each scanned like
-//! a template of its own and all leading to it: a plain print of a finger enrolled rolled
-//! meets the row about the part it caught.
+//! features — rows — about other centres of its print ([`gallery_rows`]), each holding the
+//! codes nearest its centre, scanned like a template of its own, and all leading to it: a
+//! plain print of a finger enrolled rolled meets the row about the part it caught.
 //!
 //! Version 1 hashed every cylinder into one 8,192-bit set (after the same authors' MCC
 //! indexing, IEEE TPAMI 33(5), 2011) and counted shared bits: codes of different cylinders
@@ -119,11 +119,14 @@ const WITH_FLOW: u8 = 1;
 /// central. Scoring reads the codes alike either way: the flag only tells which features
 /// a rebuild would improve ([`is_current`]).
 const SPREAD: u8 = 2;
-/// The flag set on a gallery template's rows when they were chosen by [`gallery_rows`]
-/// (since the thirty-third session): a large template has rows about several centres.
-/// Without it a gallery feature is one row, about the centroid, whatever the template's
-/// size; scoring reads the rows alike either way ([`is_current`]).
-const ROWS: u8 = 4;
+/// The flag set on a gallery template's rows when they are chosen by [`gallery_rows`]
+/// as it does since the thirty-fourth session: a large template has rows about several
+/// centres, each holding the codes nearest its centre. Without it a gallery feature is
+/// one row about the centroid whatever the template's size (before the thirty-third
+/// session), or a large template's rows hold spread codes as a single row does (the
+/// thirty-third session's rule, which set bit 2, value 4, instead); scoring reads the rows
+/// alike either way ([`is_current`]).
+const ROWS: u8 = 8;
 /// The descriptor ring whose samples make a code's ridge-flow bits (the second, 45 px from
 /// the minutia: 16 samples).
 const FLOW_RING: usize = 1;
@@ -185,7 +188,7 @@ fn samples() -> &'static [(usize, usize); CODE_BITS] {
 /// gallery template's first row ([`gallery_rows`]).
 pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
     let minutiae: Vec<(f32, f32, u8)> = prepared.cylinder_minutiae().collect();
-    feature_about(prepared, &minutiae, centroid(&minutiae))
+    feature_about(prepared, &minutiae, centroid(&minutiae), true)
 }
 
 /// The mean position of `minutiae` (the origin when there are none).
@@ -198,13 +201,15 @@ fn centroid(minutiae: &[(f32, f32, u8)]) -> (f32, f32) {
 }
 
 /// The feature of a prepared template about the point `(cx, cy)`: its codes chosen by
-/// [`code_order`] about that point, their positions stored relative to it.
+/// [`code_order`] about that point (`spread` or not), their positions stored relative to
+/// it.
 fn feature_about(
     prepared: &PreparedTemplate,
     minutiae: &[(f32, f32, u8)],
     (cx, cy): (f32, f32),
+    spread: bool,
 ) -> [u8; FEATURE_BYTES] {
-    let order = code_order(minutiae, cx, cy);
+    let order = code_order(minutiae, cx, cy, spread);
     let cylinders = prepared.cylinder_codes();
     let descriptors = prepared.cylinder_descriptors();
     let mut out = [0u8; FEATURE_BYTES];
@@ -258,12 +263,23 @@ const MINUTIAE_PER_ROW: usize = 40;
 /// a finger enrolled rolled) meets the row about that part, where the codes about the
 /// centroid alone cover a disc a fraction of the print wide (docs/search.md, "Plain
 /// prints against rolled ones").
+///
+/// A template of one row stores its 20 most central codes and 9 spread over the rest of
+/// it ([`code_order`]), to meet probes that caught another part of it. Where there are
+/// several rows, which together cover the print, every row (the centroid's too) stores
+/// the 29 codes nearest its centre instead: a plain probe meets a row whose codes all lie
+/// in the part it caught, and the geometric re-ranking places it on them. With spread
+/// codes in every row (the thirty-third session) the card's plain impressions came out of
+/// the re-ranking lower than the scan had them (docs/search.md, "Rows of nearest
+/// codes").
 pub fn gallery_rows(prepared: &PreparedTemplate) -> Vec<u8> {
     let minutiae: Vec<(f32, f32, u8)> = prepared.cylinder_minutiae().collect();
     let centre = centroid(&minutiae);
-    let mut out = Vec::with_capacity(FEATURE_BYTES);
-    for c in std::iter::once(centre).chain(row_centres(&minutiae, centre)) {
-        let mut row = feature_about(prepared, &minutiae, c);
+    let further = row_centres(&minutiae, centre);
+    let spread = further.is_empty();
+    let mut out = Vec::with_capacity(FEATURE_BYTES * (1 + further.len()));
+    for c in std::iter::once(centre).chain(further) {
+        let mut row = feature_about(prepared, &minutiae, c, spread);
         row[FLAGS_AT] |= ROWS;
         out.extend_from_slice(&row);
     }
@@ -339,7 +355,8 @@ const ROW_ITERATIONS: usize = 8;
 /// Which minutiae's cylinders a feature stores, in order (indices into `minutiae`, at most
 /// [`CODES`]): the [`PROBE_CODES`] nearest the centroid `(cx, cy)` first (ties keep the
 /// template's order), which a probe compares, then, one at a time, the one farthest from
-/// those already chosen (ties to the more central), which only a gallery template offers.
+/// those already chosen (ties to the more central), which only a gallery template offers;
+/// or, not `spread` (the rows of a large template, [`gallery_rows`]), the next nearest.
 ///
 /// The probe's codes are its most central: the part of a finger most likely to lie
 /// under the sensor again. A gallery print's codes also have to meet probes that caught
@@ -347,7 +364,7 @@ const ROW_ITERATIONS: usize = 8;
 /// alone left those without a counterpart: until the twenty-third session every code was
 /// chosen by centrality, and a tip-only impression whose enrolled print held 50 minutiae
 /// ranked below 88 % of a 100,000-template gallery in the scan (docs/search.md).
-fn code_order(minutiae: &[(f32, f32, u8)], cx: f32, cy: f32) -> Vec<usize> {
+fn code_order(minutiae: &[(f32, f32, u8)], cx: f32, cy: f32, spread: bool) -> Vec<usize> {
     let squared = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2);
     let mut order: Vec<(f32, usize)> = minutiae
         .iter()
@@ -355,6 +372,9 @@ fn code_order(minutiae: &[(f32, f32, u8)], cx: f32, cy: f32) -> Vec<usize> {
         .map(|(k, m)| (squared((m.0, m.1), (cx, cy)), k))
         .collect();
     order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    if !spread {
+        return order.iter().take(CODES).map(|&(_, k)| k).collect();
+    }
     let mut chosen: Vec<usize> = order.iter().take(PROBE_CODES).map(|&(_, k)| k).collect();
     let at = |k: usize| (minutiae[k].0, minutiae[k].1);
     // The rest, most central first, each with its distance to the nearest chosen one.
@@ -1155,10 +1175,24 @@ mod tests {
         let rows = gallery_rows(&prepared);
         // One per 40 minutiae beside the centroid's.
         assert_eq!(rows.len(), 5 * FEATURE_BYTES);
-        let mut first = feature_of(&prepared);
-        first[FLAGS_AT] |= ROWS;
-        assert_eq!(rows[..FEATURE_BYTES], first);
         assert!(rows.chunks(FEATURE_BYTES).all(is_current));
+        // The first row is about the centroid, as the probe's feature is; its 20 most
+        // central codes are the probe's, and the other 9 are the next nearest, not
+        // spread: all its codes lie near the middle.
+        let probe = feature_of(&prepared);
+        let first = &rows[..FEATURE_BYTES];
+        assert_eq!(
+            first[..PROBE_CODES * CODE_BYTES],
+            probe[..PROBE_CODES * CODE_BYTES]
+        );
+        let reach = |f: &[u8]| {
+            (0..code_count(f))
+                .map(|j| position(f, j))
+                .map(|(x, y)| x.hypot(y))
+                .fold(0.0f32, f32::max)
+        };
+        assert!(reach(first) < 90.0, "{}", reach(first));
+        assert!(reach(&probe) > 130.0, "{}", reach(&probe));
         // The further centres lie inside the print, apart from each other and from the
         // centroid (the grid's middle, about (145, 145)).
         let minutiae: Vec<(f32, f32, u8)> = prepared.cylinder_minutiae().collect();
@@ -1185,11 +1219,13 @@ mod tests {
         let distinct: std::collections::HashSet<Vec<u8>> =
             rows.chunks(FEATURE_BYTES).map(codes).collect();
         assert_eq!(distinct.len(), 5);
-        // Up to ROWS_FROM minutiae: one row.
+        // Up to ROWS_FROM minutiae: one row, the probe's feature with spread codes.
         let mut small = large.clone();
         small.minutiae.truncate(ROWS_FROM);
         let small = matching::prepare(&small).unwrap();
-        assert_eq!(gallery_rows(&small).len(), FEATURE_BYTES);
+        let mut one = feature_of(&small);
+        one[FLAGS_AT] |= ROWS;
+        assert_eq!(gallery_rows(&small), one);
     }
 
     /// A print of minutiae on a 25-px grid (300 × 300 px at 500 ppi), every one pointing
@@ -1289,7 +1325,7 @@ mod tests {
             minutiae.push((x as f32, y as f32, 0));
         }
         let (cx, cy) = (220.0, 220.0);
-        let order = code_order(&minutiae, cx, cy);
+        let order = code_order(&minutiae, cx, cy, true);
         assert_eq!(order.len(), CODES);
         // A probe's codes: the 20 most central, as before.
         let mut by_centre: Vec<usize> = (0..minutiae.len()).collect();
@@ -1304,8 +1340,13 @@ mod tests {
         next.sort_unstable();
         assert_eq!(next, (25..33).collect::<Vec<_>>());
         assert!(order[PROBE_CODES + 8] < 25);
+        // Not spread (a large template's rows): the 29 nearest, nearest first.
+        assert_eq!(
+            code_order(&minutiae, cx, cy, false),
+            by_centre[..CODES].to_vec()
+        );
         // A template with fewer minutiae than codes keeps them all, each once.
-        let few = code_order(&minutiae[..12], cx, cy);
+        let few = code_order(&minutiae[..12], cx, cy, true);
         let mut sorted = few.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..12).collect::<Vec<_>>());
