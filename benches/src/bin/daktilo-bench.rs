@@ -1686,7 +1686,8 @@ fn tenprint(
 /// centroid, as before large templates got several (the probe's feature, whose codes
 /// beyond the 20 most central are spread over the print), subjects [`ONE_ROW`] + 1–10,
 /// against which the plain impressions (and with `windows`, windows cut from the rolled
-/// prints) are searched too, in the same gallery. Each kind of search leaves the others' subjects out.
+/// prints) are searched too, in the same gallery. Each kind of search leaves the others'
+/// subjects out.
 fn tenprint_searches(
     card: &daktilo_bench::tenprint::Card,
     size: u64,

@@ -184,8 +184,10 @@ fn samples() -> &'static [(usize, usize); CODE_BITS] {
     })
 }
 
-/// The feature of a prepared template, about its minutiae's centroid: a probe's, and a
-/// gallery template's first row ([`gallery_rows`]).
+/// The feature of a prepared template, about its minutiae's centroid, its codes beyond
+/// the 20 most central spread over the print: a probe's, and the one row of a gallery
+/// template that has one ([`gallery_rows`]; a larger template's first row holds its
+/// nearest codes instead).
 pub fn feature_of(prepared: &PreparedTemplate) -> [u8; FEATURE_BYTES] {
     let minutiae: Vec<(f32, f32, u8)> = prepared.cylinder_minutiae().collect();
     feature_about(prepared, &minutiae, centroid(&minutiae), true)
