@@ -11,6 +11,7 @@ pub mod calibration;
 pub mod crop;
 pub mod det;
 pub mod fvc;
+pub mod host;
 pub mod identify;
 pub mod metrics;
 pub mod service;

@@ -74,6 +74,12 @@ fn subjects_of_two_fingers_are_enrolled_searched_and_fused() {
     assert_eq!(timed, 70);
     assert_eq!(report["exhaustive"]["probes"], 2);
     assert_eq!(report["exhaustive"]["batched"], false);
+    // The report names the machine its speed figures were measured on.
+    assert_eq!(
+        report["processor"].as_str(),
+        Some(daktilo_bench::host::processor().as_str())
+    );
+    assert!(!report["scan_kernel"].as_str().unwrap().is_empty());
 
     // Every subject holds one template at each of the two positions.
     let opened = Gallery::open(

@@ -1513,6 +1513,8 @@ struct IdentifyReport {
     p50_ms: f64,
     p99_ms: f64,
     stage1_ms: f64,
+    /// The processor the run was on (`daktilo_bench::host::processor`).
+    processor: String,
     /// The stage-1 kernel this processor ran (`search::scan_kernel`).
     scan_kernel: &'static str,
     /// Probes (count, median stage-1 ms) scanned the general way and in sectors.
@@ -2149,6 +2151,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         p50_ms: p50,
         p99_ms: daktilo_bench::identify::percentile(&latencies, 99.0),
         stage1_ms,
+        processor: daktilo_bench::host::processor(),
         scan_kernel: search::scan_kernel(),
         stage1_general: stage1_kinds[0],
         stage1_sectors: stage1_kinds[1],
@@ -2220,6 +2223,10 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     println!(
         "{} mated and {} non-mated searches{each}, {:.0} threads; {funnel}",
         r.mated_searches, r.nonmated_searches, threads
+    );
+    println!(
+        "processor: {}; stage-1 kernel: {}",
+        r.processor, r.scan_kernel
     );
     println!("rank-1 identification rate  {:.2}%", 100.0 * r.rank1);
     println!(
