@@ -33,6 +33,9 @@ use crate::samples::{self, FingerTemplate};
 pub const MAX_REF_LEN: usize = 128;
 /// Most candidates one search may return.
 pub const MAX_RESULTS: u32 = 1000;
+/// Features sampled per gallery segment at start-up to tell whether the gallery needs
+/// `--rebuild-features` ([`search::stale_features`]).
+const STALE_SAMPLE: usize = 256;
 
 /// A subject for [`Core::import`].
 #[derive(Debug, Clone)]
@@ -142,6 +145,16 @@ impl Core {
             }
             _ => e.into(),
         })?;
+        let (sampled, stale) = search::stale_features(&gallery.snapshot(), STALE_SAMPLE);
+        if stale > 0 {
+            tracing::warn!(
+                sampled,
+                stale,
+                "search features chosen by an older release's rule: searches find fewer \
+                 partial prints and plain prints of fingers enrolled rolled until daktilod \
+                 is run once with --rebuild-features (docs/operations.md)"
+            );
+        }
         let registry = Registry::open(&dir.join("registry.redb"))?;
         let known = registry.template_ids()?;
         let mut orphans = Vec::new();

@@ -887,12 +887,28 @@ async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
         &|_, _| {},
     )
     .unwrap();
+    // Started on them, the service says at once that they need the rebuild; after it,
+    // it does not (the log of each start, at level warn).
+    let started_log = |name: &str| {
+        let path = dir.join(name);
+        let log = std::fs::File::create(&path).unwrap();
+        let d = Daemon::start_with(&data, &[], "warn", log.into());
+        assert!(d.stop().success());
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let log = started_log("stale.log");
+    assert!(
+        log.contains("older release's rule") && log.contains("--rebuild-features"),
+        "{log}"
+    );
     let refreshed = daktilod(&["--rebuild-features"]);
     let out = String::from_utf8_lossy(&refreshed.stdout);
     assert!(refreshed.status.success(), "{out}");
     assert!(out.contains("rebuilt the features of 1 templates"), "{out}");
     let again = daktilod(&["--rebuild-features"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("features are current"));
+    let log = started_log("current.log");
+    assert!(!log.contains("older release's rule"), "{log}");
     // And searched right again.
     let d = Daemon::start(&data, &[]);
     let mut c = connect(&d).await;

@@ -479,3 +479,52 @@ fn a_large_template_is_found_through_the_row_about_the_part_a_probe_caught() {
         vec![None, None]
     );
 }
+
+#[test]
+fn features_of_an_older_rule_are_counted_in_a_sample_of_the_gallery() {
+    let Some(prints) = fvc_db1() else { return };
+    let dir = scratch("stale");
+    let g = Gallery::open(&dir, options()).unwrap();
+    // 20 templates; the first 8 with the features an older release stored (without the
+    // current rule's flag, bit 3 of the flags, the feature's last byte).
+    let entries: Vec<NewEntry> = prints
+        .iter()
+        .take(20)
+        .zip(0u64..)
+        .map(|(p, k)| {
+            let mut e = entry(&p.2, k, FingerPosition::Unknown);
+            if k < 8 {
+                *e.feature.last_mut().unwrap() &= !8;
+            }
+            assert_eq!(feature::is_current(&e.feature), k >= 8);
+            e
+        })
+        .collect();
+    g.append(entries).unwrap();
+    // Every entry sampled, wherever it lies (log or segments).
+    assert_eq!(search::stale_features(&g.snapshot(), 1000), (20, 8));
+    g.flush().unwrap();
+    assert_eq!(search::stale_features(&g.snapshot(), 1000), (20, 8));
+    // One segment of 20, 5 sampled: entries 0, 4, 8, 12 and 16, two of them stale.
+    g.compact().unwrap();
+    let snapshot = g.snapshot();
+    assert_eq!(snapshot.segments.len(), 1);
+    assert_eq!(search::stale_features(&snapshot, 5), (5, 2));
+    // A current gallery has none; an empty one samples nothing.
+    let fresh = scratch("stale-fresh");
+    let f = Gallery::open(&fresh, options()).unwrap();
+    assert_eq!(search::stale_features(&f.snapshot(), 5), (0, 0));
+    f.append(
+        prints
+            .iter()
+            .take(3)
+            .zip(0u64..)
+            .map(|(p, k)| entry(&p.2, k, FingerPosition::Unknown))
+            .collect(),
+    )
+    .unwrap();
+    assert_eq!(search::stale_features(&f.snapshot(), 5), (3, 0));
+    drop((g, f));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&fresh);
+}

@@ -582,6 +582,31 @@ pub fn stage1_scan(snapshot: &Snapshot, template: &Template, shortlist: usize) -
     best
 }
 
+/// Templates whose stored search features were chosen by an older release's rule
+/// ([`feature::is_current`]) among a sample of a gallery's: up to `per_segment` entries of
+/// each segment, evenly spaced (its first among them), and every entry not yet in a
+/// segment. Returns (sampled, stale). Such a gallery is searched correctly, but finds
+/// fewer partial prints and plain prints of fingers enrolled rolled until `daktilod
+/// --rebuild-features` is run; the sample reads one byte of a few features per segment,
+/// so a start-up can afford it where reading a million features' pages could not.
+pub fn stale_features(snapshot: &Snapshot, per_segment: usize) -> (usize, usize) {
+    let (mut sampled, mut stale) = (0, 0);
+    let mut count = |feature: &[u8]| {
+        sampled += 1;
+        stale += usize::from(!feature::is_current(feature));
+    };
+    for s in &snapshot.segments {
+        let step = s.len().div_ceil(per_segment.max(1)).max(1);
+        (0..s.len()).step_by(step).for_each(|i| count(s.feature(i)));
+    }
+    snapshot
+        .memtable
+        .iter()
+        .flat_map(|c| c.iter())
+        .for_each(|e| count(&e.feature));
+    (sampled, stale)
+}
+
 /// One template among the scan's best, for following a probe through stage 1
 /// ([`stage1_funnel`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
