@@ -145,7 +145,8 @@ impl Core {
             }
             _ => e.into(),
         })?;
-        let (sampled, stale) = search::stale_features(&gallery.snapshot(), STALE_SAMPLE);
+        let snapshot = gallery.snapshot();
+        let (sampled, stale) = search::stale_features(&snapshot, STALE_SAMPLE);
         if stale > 0 {
             tracing::warn!(
                 sampled,
@@ -158,11 +159,12 @@ impl Core {
         let registry = Registry::open(&dir.join("registry.redb"))?;
         let known = registry.template_ids()?;
         let mut orphans = Vec::new();
-        gallery.snapshot().for_each(|e| {
+        snapshot.for_each(|e| {
             if !known.contains(&e.id) {
                 orphans.push(e.id);
             }
         });
+        drop(snapshot);
         if !orphans.is_empty() {
             tracing::warn!(
                 templates = orphans.len(),

@@ -1729,7 +1729,7 @@ fn tenprint_searches(
             // codes spread (a large template's own first row holds its nearest codes).
             let first_row = NewEntry {
                 subject: ONE_ROW + subject,
-                feature: search::feature::feature_of(&matching::prepare(&r.template)?).to_vec(),
+                feature: search::feature::feature_of(&r.prepared).to_vec(),
                 ..entry.clone()
             };
             entries.extend([entry, card_copy, first_row]);
