@@ -18,7 +18,11 @@
 //! coherence falls where the ridges curve, scaled by the print's clarity and lower at its
 //! edge; its patterns follow the classes' natural frequencies, its loops' deltas lie to
 //! one side; half its prints come from a larger sensor (448 x 576 px templates), so that
-//! their areas spread as FVC2002's four sensors' do together.
+//! their areas spread as FVC2002's four sensors' do together. The rolled model
+//! ([`Model::Rolled`]) is the ridge model's finger rolled nail to nail: the area of a
+//! ten-print card's rolled impression (800 × 752 px templates), with the ridge period
+//! drifting more so that its minutiae lie as densely as the plain prints'; such prints get
+//! several stage-1 rows, as real rolled prints do.
 
 use daktilo_engine::matching::flow;
 use daktilo_engine::template::{
@@ -61,6 +65,11 @@ pub enum Model {
     Points,
     /// Where the print's ridge lines end or fork ([`ridges`]).
     Ridges,
+    /// [`Model::Ridges`]'s fingers rolled nail to nail: the same field, ridges and density
+    /// of minutiae over the area a rolled impression captures ([`ROLLED_ACROSS`],
+    /// [`ROLLED_ALONG`]), so that a gallery of rolled prints holds impostors with as many
+    /// stage-1 rows, and as many minutiae for the matcher, as real rolled prints.
+    Rolled,
 }
 
 /// The template of synthetic finger number `index` (the same index gives the same finger).
@@ -77,14 +86,24 @@ pub fn finger_of(seed: u64, index: u64, with_flow: bool) -> Template {
 /// [`finger_of`] with the minutiae placed by `model`.
 pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Template {
     let mut rng = Rng(seed ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03));
-    let ridges = model == Model::Ridges;
-    let canvas = if ridges { RIDGE_CANVAS } else { POINT_CANVAS };
+    let ridges = model != Model::Points;
+    let canvas = match model {
+        Model::Points => POINT_CANVAS,
+        Model::Ridges => RIDGE_CANVAS,
+        Model::Rolled => ROLLED_CANVAS,
+    };
     let (cx, cy) = (
         canvas.0 as f32 / 2.0 + rng.uniform(-20.0, 20.0),
         canvas.1 as f32 / 2.0 + rng.uniform(-25.0, 25.0),
     );
     let (mut ax, mut ay) = (rng.uniform(100.0, 140.0), rng.uniform(140.0, 185.0));
-    if ridges && rng.next_u64().is_multiple_of(2) {
+    if model == Model::Rolled {
+        // The finger rolled: much wider than its plain impression, somewhat longer,
+        // about the same centre (the draws below, and so the finger, differ from the
+        // ridge model's of the same index).
+        ax *= rng.uniform(ROLLED_ACROSS.0, ROLLED_ACROSS.1);
+        ay *= rng.uniform(ROLLED_ALONG.0, ROLLED_ALONG.1);
+    } else if ridges && rng.next_u64().is_multiple_of(2) {
         // Half the ridge model's prints come from a larger sensor: the same finger, more
         // of it captured about the same centre.
         let scale = rng.uniform(LARGE_SENSOR.0, LARGE_SENSOR.1);
@@ -137,14 +156,23 @@ pub fn finger_with(seed: u64, index: u64, with_flow: bool, model: Model) -> Temp
     if ridges {
         // The ridge model's field dwells longer near the vertical (`ridges::WARP`).
         let warped = |x: f32, y: f32| base + ridges::warp(field(x, y) - base);
-        return ridge_finger(
+        let mut t = ridge_finger(
             &mut rng,
             warped,
             on_print,
             (cx, cy, ax, ay),
             canvas,
+            if model == Model::Rolled {
+                ROLLED_DRIFT
+            } else {
+                ridges::PERIOD_DRIFT
+            },
             with_flow,
         );
+        if model == Model::Rolled {
+            t.impression = ImpressionType::LiveRolled;
+        }
+        return t;
     }
     let count = (34.0 + 9.0 * rng.normal()).round().clamp(12.0, 70.0) as usize;
     let mut points: Vec<(f32, f32)> = Vec::with_capacity(count);
@@ -233,6 +261,32 @@ const RIDGE_CANVAS: (usize, usize) = (448, 576);
 /// so half the fillers follow each pair.
 const LARGE_SENSOR: (f32, f32) = (1.0, 1.35);
 
+/// The rolled model's templates' size: a ten-print card's rolled box (1.6 × 1.5 inches at
+/// 500 ppi; the NIST card's rolled images are 776–804 × 748–752 px).
+const ROLLED_CANVAS: (usize, usize) = (800, 752);
+/// A rolled print's axes are the plain print's (smaller sensor) times factors drawn from
+/// these ranges: across, nail to nail, 2.2–2.6 times the width a plain impression touches
+/// (about 22–36 mm against 10–14 mm), and along the finger 1.6–1.9 times its length (the
+/// roll takes in more of the first joint). The product, about 4.2 times the area, puts a
+/// median rolled print at about 1,000 flow blocks of 16 px: the NIST card's rolled prints
+/// cover 904–2,221 blocks by our extractor's flow (median about 1,460, their boxes' smudge
+/// and ruled lines counted in), its plain impressions 232–525 but one. The density of
+/// minutiae is the ridge model's own (about 11 per 100 blocks, as FVC2002's prints hold
+/// with our extractor; the card's rolled prints 11.5–15.2, ink noise counted in), not
+/// fitted to the card.
+const ROLLED_ACROSS: (f32, f32) = (2.2, 2.6);
+const ROLLED_ALONG: (f32, f32) = (1.6, 1.9);
+/// The rolled model's drift of the ridge period ([`ridges::minutiae`]). With the plain
+/// prints' drift (`ridges::PERIOD_DRIFT`, 0.3) a rolled print held 7.5 minutiae per 100
+/// blocks at the median, against 11.5 for the ridge model's plain prints and 11.3–12.4
+/// for FVC2002's by our extractor: the sides a roll adds are long parallel ridges, which
+/// end only where their spacing drifts, so a print four times as large held only 2.4 times
+/// the minutiae. Chosen as the drift that gives the plain prints' density (400 prints at
+/// each of 0.3, 0.4, 0.42, 0.43, 0.44, 0.45, 0.6: 7.5, 10.1, 10.9, 11.5, 11.9, 12.6, 22.8
+/// per 100 blocks); a median rolled print then holds about 116 minutiae and gets 4 stage-1
+/// rows.
+const ROLLED_DRIFT: f32 = 0.43;
+
 /// The flow blocks across and down template `t`'s image.
 fn flow_grid(t: &Template) -> (usize, usize) {
     (
@@ -266,7 +320,7 @@ fn add_blocks(
         .extend(flow::encode(bw, bh, flow::FLOW_BLOCK, &cells));
 }
 
-/// A print of the [`Model::Ridges`] model: the minutiae where its ridge lines, drawn along
+/// A print of the [`Model::Ridges`] (or [`Model::Rolled`]) model: the minutiae where its ridge lines, drawn along
 /// `field` bent a little (±[`ridges::BEND`]) a ridge period apart, end or fork; those
 /// within 12 px of the print's edge left out, as an extractor leaves them. A print with
 /// fewer than 12 is drawn again (another period, bend and start), at most 64 times:
@@ -279,6 +333,7 @@ fn ridge_finger(
     on_print: impl Fn(f32, f32) -> bool,
     (cx, cy, ax, ay): (f32, f32, f32, f32),
     canvas: (usize, usize),
+    period_drift: f32,
     with_flow: bool,
 ) -> Template {
     let well_inside =
@@ -294,7 +349,7 @@ fn ridge_finger(
             &|x, y| bent(&bend, x, y),
             &on_print,
             (canvas.0 as f32, canvas.1 as f32),
-            period,
+            (period, period_drift),
             seed,
             rng,
         );
@@ -476,6 +531,56 @@ mod tests {
     /// about 265 blocks of 16 px (FVC2002 B: 268 over the four sets), a tenth above 380
     /// (DB1_B and DB2_B; one sensor's size alone reached 282), yet none over the image's
     /// edge; and their minutiae follow (a median of 31 over the four sets).
+    /// The rolled model's prints: about four times a plain print's area (a median near
+    /// 1,000 blocks), minutiae as dense as the plain prints' (a median near 11.5 per 100
+    /// blocks, about 116 minutiae), marked rolled, inside their larger image, and most
+    /// of them large enough for several stage-1 rows.
+    #[test]
+    fn rolled_prints_cover_a_rolled_area_as_densely_as_plain_ones() {
+        let (mut areas, mut density, mut counts, mut rows) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..120 {
+            let t = finger_with(9, i, true, Model::Rolled);
+            assert_eq!(t.impression, ImpressionType::LiveRolled);
+            assert_eq!((t.width, t.height), (800, 752));
+            assert!(t.minutiae.iter().all(|m| m.x < t.width && m.y < t.height));
+            let f = flow::Flow::from_extensions(&t.extensions).expect("a flow block");
+            let blocks = f.blocks_on_print();
+            areas.push(blocks);
+            density.push(100.0 * t.minutiae.len() as f32 / blocks as f32);
+            counts.push(t.minutiae.len());
+            rows.push(
+                daktilo_engine::search::gallery_feature(&t).len()
+                    / daktilo_engine::search::feature::FEATURE_BYTES,
+            );
+        }
+        areas.sort_unstable();
+        density.sort_by(f32::total_cmp);
+        counts.sort_unstable();
+        rows.sort_unstable();
+        assert!(
+            (850..=1200).contains(&areas[60]),
+            "median {} blocks",
+            areas[60]
+        );
+        assert!(
+            (10.0..=13.0).contains(&density[60]),
+            "median {} minutiae per 100 blocks",
+            density[60]
+        );
+        assert!(
+            (95..=140).contains(&counts[60]),
+            "median {} minutiae",
+            counts[60]
+        );
+        assert!(rows[60] >= 3, "median {} stage-1 rows", rows[60]);
+        // The plain model's finger of the same index is another print altogether.
+        assert_ne!(
+            finger_with(9, 3, true, Model::Ridges),
+            finger_with(9, 3, true, Model::Rolled)
+        );
+    }
+
     #[test]
     fn ridge_prints_are_as_large_as_the_four_sensors_together() {
         let (mut areas, mut counts) = (Vec::new(), Vec::new());

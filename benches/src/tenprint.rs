@@ -386,6 +386,11 @@ impl SubjectSearch {
 pub struct Searches {
     /// Templates in the gallery.
     pub gallery: usize,
+    /// The fillers' synthetic model ("ridges": plain prints; "rolled").
+    pub fillers: String,
+    /// The stage-1 rows the scan reads (one per template, and a large template's further
+    /// rows).
+    pub stage1_rows: usize,
     /// By finger: the mate's rank (1 = first) and score in the two-stage search; `None`
     /// when it is not among the candidates returned.
     pub two_stage: Vec<Option<(usize, f32)>>,
@@ -444,8 +449,8 @@ pub fn render_search(s: &Searches) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n1:N, each plain impression (finger unknown) against the ten rolled prints among {} templates",
-        s.gallery
+        "\n1:N, each plain impression (finger unknown) against the ten rolled prints among {} templates ({} fillers; {} stage-1 rows)",
+        s.gallery, s.fillers, s.stage1_rows
     );
     let _ = writeln!(
         out,
@@ -569,6 +574,8 @@ pub fn search_json(s: &Searches) -> serde_json::Value {
     };
     serde_json::json!({
         "gallery": s.gallery,
+        "fillers": s.fillers,
+        "stage1_rows": s.stage1_rows,
         "scan_ranks": s.scan,
         "reranked_ranks": s.reranked,
         "two_stage_ranks": ranks(&s.two_stage),
@@ -637,6 +644,8 @@ mod tests {
         assert_eq!(rank_of(&found, 4), None);
         let searches = Searches {
             gallery: 300,
+            fillers: "rolled".to_string(),
+            stage1_rows: 1234,
             two_stage: vec![Some((1, 40.0)), None, Some((2, 25.0))],
             one_row: vec![Some((3, 40.0)), None, Some((1, 25.0))],
             exhaustive: vec![Some((1, 40.0)), Some((1, 22.0)), Some((1, 25.0))],
@@ -671,6 +680,10 @@ mod tests {
         };
         let text = render_search(&searches);
         assert!(
+            text.contains("among 300 templates (rolled fillers; 1234 stage-1 rows)"),
+            "{text}"
+        );
+        assert!(
             text.contains("two-stage 1/3 (one row 1/3), exhaustive 3/3; median search 2.0 ms"),
             "{text}"
         );
@@ -689,6 +702,8 @@ mod tests {
             "{text}"
         );
         let json = search_json(&searches);
+        assert_eq!(json["fillers"], "rolled");
+        assert_eq!(json["stage1_rows"], 1234);
         assert_eq!(json["two_stage_rank1"], 1);
         assert_eq!(json["two_stage_ranks"], serde_json::json!([1, null, 2]));
         assert_eq!(json["one_row_rank1"], 1);

@@ -39,6 +39,9 @@ enum SynthModel {
     /// Thrown at random inside the print, at least 12 px apart (the model until the
     /// twenty-fifth session).
     Points,
+    /// The ridge model's fingers rolled nail to nail: a rolled impression's area, as
+    /// densely covered with minutiae (several stage-1 rows each).
+    Rolled,
 }
 
 impl SynthModel {
@@ -46,6 +49,7 @@ impl SynthModel {
         match self {
             SynthModel::Ridges => daktilo_bench::synth::Model::Ridges,
             SynthModel::Points => daktilo_bench::synth::Model::Points,
+            SynthModel::Rolled => daktilo_bench::synth::Model::Rolled,
         }
     }
 
@@ -54,6 +58,7 @@ impl SynthModel {
         match self {
             SynthModel::Ridges => "ridges",
             SynthModel::Points => "points",
+            SynthModel::Rolled => "rolled",
         }
     }
 
@@ -66,6 +71,7 @@ impl SynthModel {
         match self {
             SynthModel::Ridges => "ridges-4",
             SynthModel::Points => "points",
+            SynthModel::Rolled => "rolled-1",
         }
     }
 }
@@ -186,6 +192,12 @@ enum Command {
         /// px), two-stage, with the rows and with one row.
         #[arg(long, requires = "gallery_size")]
         windows: bool,
+        /// With --gallery-size, the fillers' model: plain prints of the ridge model (as
+        /// before), or the same fingers rolled, as a register of rolled prints holds them
+        /// (several stage-1 rows each: a larger gallery to scan, and more chances for an
+        /// impostor).
+        #[arg(long, value_enum, default_value_t = SynthModel::Ridges, requires = "gallery_size")]
+        fillers: SynthModel,
     },
     /// Build a gallery of synthetic templates (fingers that do not exist).
     Synth {
@@ -1658,12 +1670,13 @@ fn tenprint(
     json: bool,
     gallery_size: Option<u64>,
     windows: bool,
+    fillers: SynthModel,
 ) -> anyhow::Result<()> {
     use daktilo_bench::tenprint::{self, Card};
     let card = Card::read(dataset)?;
     let report = card.compare();
     let searches = gallery_size
-        .map(|n| tenprint_searches(&card, n, windows))
+        .map(|n| tenprint_searches(&card, n, windows, fillers))
         .transpose()?;
     if json {
         let mut value = tenprint::json(&report);
@@ -1681,7 +1694,8 @@ fn tenprint(
 }
 
 /// Each plain impression of the card searched (finger unknown) in a gallery of `size`
-/// templates: the ten rolled prints, subjects 1–10, among synthetic fillers; then all ten
+/// templates: the ten rolled prints, subjects 1–10, among synthetic fillers of `fillers`'
+/// model; then all ten
 /// plain impressions (positions known) as one subject's search, for subject
 /// [`CARD_SUBJECT`], which holds the same ten rolled prints. The fillers are subjects of
 /// ten fingers. The gallery also holds each rolled print with one stage-1 row about its
@@ -1694,11 +1708,11 @@ fn tenprint_searches(
     card: &daktilo_bench::tenprint::Card,
     size: u64,
     windows: bool,
+    fillers: SynthModel,
 ) -> anyhow::Result<daktilo_bench::tenprint::Searches> {
     use daktilo_bench::tenprint::{self, WindowSearch};
     let n = card.rolled.len() as u64;
-    let fillers = size
-        .checked_sub(3 * n)
+    size.checked_sub(3 * n)
         .context("--gallery-size: at least the ten rolled prints, three times")?;
     let dir = std::env::temp_dir().join(format!("daktilo-tenprint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -1709,10 +1723,10 @@ fn tenprint_searches(
         add_synthetic(
             &gallery,
             CARD_SUBJECT + 1,
-            fillers,
+            size - 3 * n,
             1,
             true,
-            SynthModel::Ridges,
+            fillers,
             ten,
         )?;
         let mut entries = Vec::with_capacity(3 * card.rolled.len());
@@ -1740,6 +1754,12 @@ fn tenprint_searches(
         let snapshot = gallery.snapshot();
         let mut searches = tenprint::Searches {
             gallery: snapshot.len(),
+            fillers: fillers.name().to_string(),
+            stage1_rows: snapshot
+                .segments
+                .iter()
+                .map(|s| s.len() + s.extra_len())
+                .sum(),
             rows,
             ..Default::default()
         };
@@ -2465,7 +2485,8 @@ fn main() {
             json,
             gallery_size,
             windows,
-        } => tenprint(&dataset, json, gallery_size, windows),
+            fillers,
+        } => tenprint(&dataset, json, gallery_size, windows, fillers),
         Command::Synth {
             count,
             out,

@@ -36,7 +36,7 @@ const MAX_STEPS: usize = 500;
 /// A line turning more than this per step is at a singular point, and stops (radians).
 const MAX_TURN: f32 = 0.5;
 /// Relative drift of the ridge period over the print.
-const PERIOD_DRIFT: f32 = 0.3;
+pub const PERIOD_DRIFT: f32 = 0.3;
 /// The wavelengths of the period's drift, px.
 const DRIFT_WAVELENGTHS: (f32, f32) = (25.0, 70.0);
 /// How far a print's orientation field is bent from its zero-pole model (radians, at
@@ -183,17 +183,18 @@ impl Drift {
 
 /// The minutiae of the print whose ridges run along `field` (ridge angle, radians, image
 /// coordinates, modulo a half turn) inside `on_print` (within the `width` × `height` image),
-/// spaced by `period` px on average, starting from a line through `seed`.
+/// spaced by `period` px on average (drifting by ± `period_drift` of it, relative),
+/// starting from a line through `seed`.
 pub fn minutiae(
     field: &dyn Fn(f32, f32) -> f32,
     on_print: &dyn Fn(f32, f32) -> bool,
     (width, height): (f32, f32),
-    period: f32,
+    (period, period_drift): (f32, f32),
     seed: (f32, f32),
     rng: &mut Rng,
 ) -> Vec<Found> {
     let drift = Drift::new(rng, DRIFT_WAVELENGTHS);
-    let period_at = |x: f32, y: f32| period * (1.0 + PERIOD_DRIFT * drift.at(x, y));
+    let period_at = |x: f32, y: f32| period * (1.0 + period_drift * drift.at(x, y));
     let inside = |x: f32, y: f32| x >= 0.0 && y >= 0.0 && x < width && y < height && on_print(x, y);
     let mut grid = Grid::new(width, height);
     let mut queue = std::collections::VecDeque::new();
@@ -309,7 +310,7 @@ mod tests {
             &|_, _| 0.0,
             &on_image,
             (300.0, 400.0),
-            9.0,
+            (9.0, PERIOD_DRIFT),
             (150.0, 200.0),
             &mut rng,
         );
@@ -320,7 +321,7 @@ mod tests {
             &converging,
             &on_image,
             (300.0, 400.0),
-            9.0,
+            (9.0, PERIOD_DRIFT),
             (20.0, 200.0),
             &mut rng,
         );
