@@ -14,6 +14,18 @@ pub const SEGMENT_RELATIVE: f32 = 0.35;
 pub const SEGMENT_MIN_STD: f32 = 6.0;
 /// Majority-vote smoothing passes over the block mask.
 pub const SEGMENT_SMOOTHING: usize = 2;
+/// A block whose own pixels average darker than this (grey levels)...
+pub const VOID_MEAN: f32 = 16.0;
+/// ...and spread less than this is black and flat: no ridges, only a hole in the card, a
+/// strip of tape or a blot that saturated the scan...
+pub const VOID_STD: f32 = 4.0;
+/// ...and where at least this many such blocks touch (side by side), they are a void:
+/// background even where the print surrounds them, whose other holes (a dry patch, a
+/// scar) the mask fills. The NIST ten-print card's slaps each hold a punched hole of about
+/// 160 such blocks, one of them in the right index finger's plain impression; FVC2002's
+/// 320 B images hold at most 6 in an image (saturated wet patches), so no FVC2002 mask
+/// changes.
+pub const VOID_MIN_BLOCKS: usize = 32;
 
 // Orientation.
 /// Standard deviation of the Gaussian that smooths the image before its gradients are

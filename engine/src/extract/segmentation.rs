@@ -1,7 +1,9 @@
 //! Segmentation: which blocks of the image hold the print (foreground) and which are
 //! background. A block is foreground when the grey levels around it spread enough —
 //! ridges and valleys alternate there; the background is flat or noisy but faint. The
-//! block mask is then smoothed, reduced to its largest region, and its holes filled.
+//! block mask is then smoothed, reduced to its largest region, and its holes filled —
+//! all but voids: large black, flat regions (a hole punched in a card, tape, a saturated
+//! blot), which hold no print however much print surrounds them.
 //!
 //! Handwriting, printed captions and ruled lines on a card or form spread their grey
 //! levels as much as ridges do; once the ridge frequency step has measured how regular a
@@ -24,6 +26,9 @@ pub struct Blocks {
     pub mean: Vec<f32>,
     /// Standard deviation of the grey levels around each block.
     pub std: Vec<f32>,
+    /// Whether each block lies in a void ([`VOID_MIN_BLOCKS`] or more touching blocks,
+    /// black and flat): background whatever surrounds it.
+    pub void: Vec<bool>,
 }
 
 impl Blocks {
@@ -68,6 +73,7 @@ pub fn segment(image: &GrayImage) -> Blocks {
             count[b] += 1;
         }
     }
+    let void = voids(&sum, &sq, &count, bw, bh);
     let r = SEGMENT_WINDOW_BLOCKS as isize;
     let mut mean = vec![0f32; bw * bh];
     let mut std = vec![0f32; bw * bh];
@@ -101,12 +107,39 @@ pub fn segment(image: &GrayImage) -> Blocks {
     }
     keep_largest_region(&mut fg, bw, bh);
     fill_holes(&mut fg, bw, bh);
+    clear(&mut fg, &void);
     Blocks {
         bw,
         bh,
         foreground: fg,
         mean,
         std,
+        void,
+    }
+}
+
+/// The blocks in voids: regions of [`VOID_MIN_BLOCKS`] or more touching blocks whose own
+/// pixels (`sum`, `sq` and `count` per block) are black and flat.
+fn voids(sum: &[f64], sq: &[f64], count: &[u32], bw: usize, bh: usize) -> Vec<bool> {
+    let black_and_flat: Vec<bool> = (0..bw * bh)
+        .map(|b| {
+            let n = f64::from(count[b].max(1));
+            let m = sum[b] / n;
+            let var = (sq[b] / n - m * m).max(0.0);
+            m < f64::from(VOID_MEAN) && var < f64::from(VOID_STD * VOID_STD)
+        })
+        .collect();
+    let (label, sizes) = regions(&black_and_flat, bw, bh, true);
+    label
+        .iter()
+        .map(|&l| l != 0 && sizes[l as usize] >= VOID_MIN_BLOCKS)
+        .collect()
+}
+
+/// Makes the `void` blocks background.
+fn clear(fg: &mut [bool], void: &[bool]) {
+    for (f, &v) in fg.iter_mut().zip(void) {
+        *f &= !v;
     }
 }
 
@@ -142,6 +175,7 @@ pub fn keep_ridges(blocks: &mut Blocks, signal: &super::plane::Plane) {
     }
     keep_largest_region(&mut keep, bw, bh);
     fill_holes(&mut keep, bw, bh);
+    clear(&mut keep, &blocks.void);
     blocks.foreground = keep;
 }
 
@@ -248,6 +282,7 @@ mod tests {
             foreground: vec![true; bw * bh],
             mean: vec![0.0; bw * bh],
             std: vec![0.0; bw * bh],
+            void: vec![false; bw * bh],
         };
         let mut signal = Plane::filled(bw, bh, 0.7);
         for by in 0..bh {
@@ -265,6 +300,44 @@ mod tests {
         assert!((0..bh).all(|by| (13..bw).all(|bx| !at(bx, by))));
     }
 
+    /// A print of straight ridges (period 9 px) with a black disc in it: radius 48 px, a
+    /// void like the card's punched hole, stays background; radius 12 px (about 7
+    /// blocks, below `VOID_MIN_BLOCKS`) is one of the print's holes and is filled.
+    #[test]
+    fn a_large_black_disc_inside_the_print_is_background_and_a_small_one_is_filled() {
+        let print_with_disc = |radius: f32| {
+            let (w, h) = (256, 256);
+            let pixels = (0..w * h)
+                .map(|i| {
+                    let (x, y) = ((i % w) as f32, (i / w) as f32);
+                    if (x - 128.0).hypot(y - 128.0) <= radius {
+                        0
+                    } else {
+                        (128.0 + 80.0 * (std::f32::consts::TAU * (x + 0.5 * y) / 9.0).sin()) as u8
+                    }
+                })
+                .collect();
+            segment(&GrayImage {
+                width: w,
+                height: h,
+                pixels,
+            })
+        };
+        let at = |b: &Blocks, x: usize, y: usize| b.is_foreground_at(x, y);
+        let large = print_with_disc(48.0);
+        // Blocks wholly inside the disc, and well away from it.
+        for (x, y) in [(128, 128), (100, 110), (150, 140), (128, 90)] {
+            assert!(large.void[(y / BLOCK) * large.bw + x / BLOCK], "({x}, {y})");
+            assert!(!at(&large, x, y), "({x}, {y}) in the void");
+        }
+        for (x, y) in [(30, 30), (220, 40), (40, 220), (200, 200)] {
+            assert!(at(&large, x, y), "({x}, {y}) on the print");
+        }
+        let small = print_with_disc(12.0);
+        assert!(small.void.iter().all(|&v| !v));
+        assert!(at(&small, 128, 128), "the small disc is filled");
+    }
+
     #[test]
     fn the_whole_pixel_test_agrees_with_the_float_one() {
         let (bw, bh) = (5, 4);
@@ -274,6 +347,7 @@ mod tests {
             foreground: (0..bw * bh).map(|i| i % 3 != 0).collect(),
             mean: vec![0.0; bw * bh],
             std: vec![0.0; bw * bh],
+            void: vec![false; bw * bh],
         };
         // Beyond the grid on both sides as well.
         for y in 0..bh * BLOCK + 9 {
