@@ -270,10 +270,9 @@ const ROLLED_CANVAS: (usize, usize) = (800, 752);
 /// roll takes in more of the first joint). The product, about 4.2 times the area, puts a
 /// median rolled print at about 1,000 flow blocks of 16 px: the NIST card's rolled prints
 /// cover 904–2,221 blocks by our extractor's flow (median about 1,460, their boxes' smudge
-/// and ruled lines counted in), its plain impressions 232–525 but one. The density of
-/// minutiae is the ridge model's own (about 11 per 100 blocks, as FVC2002's prints hold
-/// with our extractor; the card's rolled prints 11.5–15.2, ink noise counted in), not
-/// fitted to the card.
+/// and ruled lines counted in), its plain impressions 232–525 but one. Nothing here was
+/// fitted to the card's searches; the density of minutiae is set to the plain prints' by
+/// [`ROLLED_DRIFT`].
 const ROLLED_ACROSS: (f32, f32) = (2.2, 2.6);
 const ROLLED_ALONG: (f32, f32) = (1.6, 1.9);
 /// The rolled model's drift of the ridge period ([`ridges::minutiae`]). With the plain
@@ -320,8 +319,8 @@ fn add_blocks(
         .extend(flow::encode(bw, bh, flow::FLOW_BLOCK, &cells));
 }
 
-/// A print of the [`Model::Ridges`] (or [`Model::Rolled`]) model: the minutiae where its ridge lines, drawn along
-/// `field` bent a little (±[`ridges::BEND`]) a ridge period apart, end or fork; those
+/// A print of the [`Model::Ridges`] (or [`Model::Rolled`]) model: the minutiae where its
+/// ridge lines, drawn along `field` bent a little (±[`ridges::BEND`]) a ridge period apart, end or fork; those
 /// within 12 px of the print's edge left out, as an extractor leaves them. A print with
 /// fewer than 12 is drawn again (another period, bend and start), at most 64 times:
 /// FVC2002's templates hold 13 or more, so the fillers' sizes follow theirs (before the
@@ -527,10 +526,6 @@ mod tests {
         assert!((0.3..0.6).contains(&share), "bifurcations {share}");
     }
 
-    /// The ridge model's prints are as large as FVC2002's four sensors' together: a median
-    /// about 265 blocks of 16 px (FVC2002 B: 268 over the four sets), a tenth above 380
-    /// (DB1_B and DB2_B; one sensor's size alone reached 282), yet none over the image's
-    /// edge; and their minutiae follow (a median of 31 over the four sets).
     /// The rolled model's prints: about four times a plain print's area (a median near
     /// 1,000 blocks), minutiae as dense as the plain prints' (a median near 11.5 per 100
     /// blocks, about 116 minutiae), marked rolled, inside their larger image, and most
@@ -581,6 +576,10 @@ mod tests {
         );
     }
 
+    /// The ridge model's prints are as large as FVC2002's four sensors' together: a median
+    /// about 265 blocks of 16 px (FVC2002 B: 268 over the four sets), a tenth above 380
+    /// (DB1_B and DB2_B; one sensor's size alone reached 282), yet none over the image's
+    /// edge; and their minutiae follow (a median of 31 over the four sets).
     #[test]
     fn ridge_prints_are_as_large_as_the_four_sensors_together() {
         let (mut areas, mut counts) = (Vec::new(), Vec::new());

@@ -1695,15 +1695,14 @@ fn tenprint(
 
 /// Each plain impression of the card searched (finger unknown) in a gallery of `size`
 /// templates: the ten rolled prints, subjects 1–10, among synthetic fillers of `fillers`'
-/// model; then all ten
-/// plain impressions (positions known) as one subject's search, for subject
-/// [`CARD_SUBJECT`], which holds the same ten rolled prints. The fillers are subjects of
-/// ten fingers. The gallery also holds each rolled print with one stage-1 row about its
-/// centroid, as before large templates got several (the probe's feature, whose codes
-/// beyond the 20 most central are spread over the print), subjects [`ONE_ROW`] + 1–10,
-/// against which the plain impressions (and with `windows`, windows cut from the rolled
-/// prints) are searched too, in the same gallery. Each kind of search leaves the others'
-/// subjects out.
+/// model; then all ten plain impressions (positions known) as one subject's search, for
+/// subject [`CARD_SUBJECT`], which holds the same ten rolled prints. The fillers are
+/// subjects of ten fingers. The gallery also holds each rolled print with one stage-1 row
+/// about its centroid, as before large templates got several (the probe's feature, whose
+/// codes beyond the 20 most central are spread over the print), subjects [`ONE_ROW`] +
+/// 1–10, against which the plain impressions (and with `windows`, windows cut from the
+/// rolled prints) are searched too, in the same gallery. Each kind of search leaves the
+/// others' subjects out.
 fn tenprint_searches(
     card: &daktilo_bench::tenprint::Card,
     size: u64,
@@ -1712,7 +1711,8 @@ fn tenprint_searches(
 ) -> anyhow::Result<daktilo_bench::tenprint::Searches> {
     use daktilo_bench::tenprint::{self, WindowSearch};
     let n = card.rolled.len() as u64;
-    size.checked_sub(3 * n)
+    let filler_count = size
+        .checked_sub(3 * n)
         .context("--gallery-size: at least the ten rolled prints, three times")?;
     let dir = std::env::temp_dir().join(format!("daktilo-tenprint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -1723,7 +1723,7 @@ fn tenprint_searches(
         add_synthetic(
             &gallery,
             CARD_SUBJECT + 1,
-            size - 3 * n,
+            filler_count,
             1,
             true,
             fillers,
