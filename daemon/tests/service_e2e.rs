@@ -814,6 +814,22 @@ async fn shutdown_does_not_wait_forever_for_an_open_connection() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A SIGTERM as soon as the service has said where it listens stops it cleanly (exit
+/// status 0). The signal handlers were installed only when the shutdown future was first
+/// polled, after that line: once, under load, the rebuild test's stop came first and the
+/// default action killed the service (the thirty-fifth session's CI run). Repeated, since
+/// the window was short.
+#[test]
+fn a_sigterm_right_after_the_start_stops_the_service_cleanly() {
+    let dir = scratch("e2e-early-term");
+    for round in 0..10 {
+        let d = Daemon::start(&dir.join("data"), &[]);
+        let status = d.stop();
+        assert!(status.success(), "round {round}: {status}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn a_gallery_of_old_features_is_refused_then_rebuilt_in_place() {
     use daktilo_engine::gallery::Gallery;

@@ -161,7 +161,13 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = runtime.block_on(server::serve(config, server::shutdown_signal(), |bound| {
+    // The signal handlers first, so that a SIGTERM right after the address is printed
+    // stops the service cleanly.
+    let shutdown = {
+        let _in_runtime = runtime.enter();
+        server::shutdown_signal()
+    };
+    let result = runtime.block_on(server::serve(config, shutdown, |bound| {
         // One machine-readable line for scripts and tests.
         println!("daktilod listening on {}", bound.grpc);
         if let Some(m) = bound.metrics {
