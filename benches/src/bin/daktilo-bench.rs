@@ -1013,6 +1013,16 @@ fn gallery_options() -> GalleryOptions {
     }
 }
 
+/// Every stage-1 row a scan of the snapshot's segments reads: one per template, and a
+/// large template's further rows (none in a gallery of plain prints).
+fn stage1_rows(snapshot: &daktilo_engine::gallery::Snapshot) -> usize {
+    snapshot
+        .segments
+        .iter()
+        .map(|s| s.len() + s.extra_len())
+        .sum()
+}
+
 fn entry_of(template: &Template, subject: u64, finger: FingerPosition) -> anyhow::Result<NewEntry> {
     Ok(NewEntry {
         subject,
@@ -1755,11 +1765,7 @@ fn tenprint_searches(
         let mut searches = tenprint::Searches {
             gallery: snapshot.len(),
             fillers: fillers.name().to_string(),
-            stage1_rows: snapshot
-                .segments
-                .iter()
-                .map(|s| s.len() + s.extra_len())
-                .sum(),
+            stage1_rows: stage1_rows(&snapshot),
             rows,
             ..Default::default()
         };
@@ -2040,14 +2046,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     // bandwidth reading before the first scan and after each (the reading moves between
     // levels with the host's other work: `BandwidthGauge`).
     let gauge = daktilo_bench::identify::BandwidthGauge::new();
-    // Every stage-1 row the scan reads: one per template, and a large template's further
-    // rows (none in a gallery of plain prints).
-    let stage1_rows: usize = snapshot
-        .segments
-        .iter()
-        .map(|s| s.len() + s.extra_len())
-        .sum();
-    let stage1_bytes = stage1_rows as f64 * search::feature::FEATURE_BYTES as f64;
+    let stage1_bytes = stage1_rows(&snapshot) as f64 * search::feature::FEATURE_BYTES as f64;
     let mut readings = vec![gauge.read()];
     let mut stage1_seconds = Vec::new();
     let mut by_kind = [Vec::new(), Vec::new()];
