@@ -252,6 +252,70 @@ fn stage_one_scores_are_identical_with_and_without_runtime_dispatch() {
     }
 }
 
+/// The scan's best `k` over a segment of several parallel blocks, whose workers share the
+/// bar below which a hit cannot make the shortlist, are the best `k` of every entry's
+/// score: sharing turns away nothing the shortlist needs.
+#[test]
+fn the_parallel_scan_keeps_exactly_the_best_of_every_entry() {
+    let Some(prints) = fvc_db1() else { return };
+    let dir = scratch("shortlist");
+    // 3 blocks of 8,192 and a part: 25,600 entries, each template turned and moved in 320
+    // ways (the feature's codes are local, so about 40 of them differ), so that every
+    // block holds different scores.
+    let copies = 320;
+    let variants: Vec<(u64, Template)> = (0..copies)
+        .flat_map(|c| {
+            let (degrees, dx, dy) = (
+                (c % 37) as f32 - 18.0,
+                (c % 5) as f32 * 3.0,
+                (c / 64) as f32 * 4.0,
+            );
+            prints
+                .iter()
+                .map(move |(f, _, t)| (u64::from(*f), turned(t, degrees, dx, dy)))
+        })
+        .collect();
+    let g = Gallery::open(
+        &dir,
+        GalleryOptions {
+            flush_entries: variants.len(),
+            ..options()
+        },
+    )
+    .unwrap();
+    let mut all: Vec<u8> = Vec::new();
+    for chunk in variants.chunks(prints.len()) {
+        let entries: Vec<NewEntry> = chunk
+            .iter()
+            .map(|(f, t)| entry(t, *f, FingerPosition::Unknown))
+            .collect();
+        all.extend(entries.iter().flat_map(|e| e.feature.iter().copied()));
+        g.append(entries).unwrap();
+    }
+    let snapshot = g.snapshot();
+    assert_eq!(snapshot.segments.len(), 1);
+    for (_, _, t) in prints.iter().step_by(23) {
+        let p = feature::ProbeFeature::new(&feature::feature(t));
+        let mut every = Vec::new();
+        search::scan_block(&p, &all, &mut every);
+        every.sort_by(|a, b| b.total_cmp(a));
+        for k in [1, 700, 3000] {
+            let best = search::stage1_scan(&snapshot, t, k);
+            assert_eq!(best.len(), k);
+            let differ = best
+                .iter()
+                .zip(&every[..k])
+                .position(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(
+                differ, None,
+                "k = {k}: the scan's best differ from there on"
+            );
+        }
+    }
+    drop(g);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn geometric_rescoring_is_identical_with_and_without_runtime_dispatch() {
     let Some(prints) = fvc_db1() else { return };

@@ -236,6 +236,7 @@ pub struct Descriptor {
 impl Flow {
     /// The doubled-angle vector at (x, y up): bilinear between the centres of the blocks
     /// inside the print, each weighted by its coherence; `None` outside the print.
+    #[inline(always)]
     fn at(&self, x: f32, y: f32) -> Option<(f32, f32)> {
         let (fx, fy, i) = self.locate(x, y)?;
         if self.cells[i].2 == 0.0 {
@@ -264,6 +265,10 @@ impl Flow {
     }
 
     /// The descriptor of a minutia at (x, y up), px at 500 ppi, pointing `theta` (rad).
+    ///
+    /// Inlined into [`super::prepare`], so that it is compiled for the same targets: in the
+    /// baseline x86-64 build each sample's `floor` and two `round`s are library calls.
+    #[inline(always)]
     pub fn descriptor(&self, x: f32, y: f32, theta: f32) -> Descriptor {
         let mut d = Descriptor {
             vectors: [0; 2 * DESCRIPTOR_SAMPLES],
