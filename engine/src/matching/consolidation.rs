@@ -144,11 +144,10 @@ fn place(
     let (pa, pb) = (&a.points[anchor_a], &b.points[anchor_b]);
     let turn = b.directions[anchor_b].wrapping_sub(a.directions[anchor_a]);
     let (sin, cos) = (f32::from(turn) * (std::f32::consts::TAU / 256.0)).sin_cos();
-    let n = a.points.len();
     s.placed.clear();
     for (i, p) in a.points.iter().enumerate() {
         let (dx, dy) = (p.x - pa.x, p.y - pa.y);
-        let tolerance = mating.distance + mating.per_px * a.distances[anchor_a * n + i];
+        let tolerance = mating.distance + mating.per_px * a.distance(anchor_a, i);
         s.placed.push((
             cos * dx - sin * dy + pb.x,
             sin * dx + cos * dy + pb.y,

@@ -55,12 +55,14 @@ pub struct PreparedTemplate {
     cylinder_minutia: Vec<u8>,
     /// The binary direction (1/256 turn) of each cylinder's minutia.
     cylinder_direction: Vec<u8>,
-    /// `distances[i * n + j]`: distance between minutiae `i` and `j`, px.
+    /// `distances[i * n + j]`: distance between minutiae `i` and `j`, px. Empty when the
+    /// template was prepared for one comparison ([`prepare_candidate`]): then
+    /// [`Self::distance`] works each out when asked.
     distances: Vec<f32>,
     /// Binary direction (1/256 turn) of each minutia.
     directions: Vec<u8>,
     /// `radial[i * n + j]`: direction of the segment from `i` to `j`, relative to `i`'s, as
-    /// a 16-bit binary angle (1/65536 turn).
+    /// a 16-bit binary angle (1/65536 turn). Empty with `distances`.
     radial: Vec<u16>,
     /// Each cylinder's local orientation descriptor, when the template carries its ridge
     /// flow (templates of our own extractor).
@@ -75,6 +77,28 @@ impl PreparedTemplate {
     /// Number of minutiae.
     pub fn minutiae(&self) -> usize {
         self.points.len()
+    }
+
+    /// The distance between minutiae `i` and `j`, px: from the table, or worked out by the
+    /// table's own expression where there is none (the same value).
+    #[inline(always)]
+    fn distance(&self, i: usize, j: usize) -> f32 {
+        if self.distances.is_empty() {
+            pair_distance(&self.points[i], &self.points[j])
+        } else {
+            self.distances[i * self.points.len() + j]
+        }
+    }
+
+    /// The direction of the segment from minutia `i` to `j` relative to `i`'s, as in
+    /// `radial`, from the table or worked out.
+    #[inline(always)]
+    fn radial(&self, i: usize, j: usize) -> u16 {
+        if self.radial.is_empty() {
+            pair_radial(&self.points[i], &self.points[j])
+        } else {
+            self.radial[i * self.points.len() + j]
+        }
     }
 
     /// Number of minutiae with a usable cylinder.
@@ -109,8 +133,39 @@ impl PreparedTemplate {
 /// Compiled for AVX2 + FMA and NEON as well as the baseline, like [`cylinder::build`],
 /// with the same values on every build: the table of radial angles rounds each of its
 /// n² entries, a library call in the baseline x86-64 build.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
+    prepare_with(template, true)
+}
+
+/// Prepares a template for a single comparison, as the search's second stage does for
+/// each candidate: as [`prepare`], but without the tables of every pair of minutiae's
+/// distance and direction, which a comparison reads only for its few dozen best pairs.
+/// Those are worked out when asked, by the same expressions, so every comparison gives
+/// the same score as with [`prepare`]; a rolled print of 116 minutiae has 13,456 pairs
+/// (an arctangent each), a plain probe pairs with at most a few dozen of its minutiae.
+/// Slower than [`prepare`] for a template compared many times (a probe).
+pub fn prepare_candidate(template: &Template) -> Result<PreparedTemplate, MatchError> {
+    prepare_with(template, false)
+}
+
+/// The distance between two minutiae, px (the `distances` table's entry).
+#[inline(always)]
+fn pair_distance(a: &Point, b: &Point) -> f32 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    (dx * dx + dy * dy).sqrt()
+}
+
+/// The direction from minutia `a` to `b` relative to `a`'s, 1/65536 turn (the `radial`
+/// table's entry).
+#[inline(always)]
+fn pair_radial(a: &Point, b: &Point) -> u16 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let relative = angle_diff(dy.atan2(dx), a.theta);
+    (relative * (65536.0 / TAU)).round() as i32 as u16
+}
+
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
+fn prepare_with(template: &Template, tables: bool) -> Result<PreparedTemplate, MatchError> {
     let Resolution { x: rx, y: ry } = template.resolution;
     if rx == 0 || ry == 0 {
         return Err(MatchError::ZeroResolution);
@@ -138,15 +193,15 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
             cylinder_direction.push(template.minutiae[i].direction);
         }
     }
-    let mut distances = vec![0.0; n * n];
-    let mut radial = vec![0; n * n];
-    let turn = 65536.0 / TAU;
-    for (i, a) in points.iter().enumerate() {
-        for (j, b) in points.iter().enumerate() {
-            let (dx, dy) = (b.x - a.x, b.y - a.y);
-            distances[i * n + j] = (dx * dx + dy * dy).sqrt();
-            let relative = angle_diff(dy.atan2(dx), a.theta);
-            radial[i * n + j] = (relative * turn).round() as i32 as u16;
+    let (mut distances, mut radial) = (Vec::new(), Vec::new());
+    if tables {
+        distances.reserve_exact(n * n);
+        radial.reserve_exact(n * n);
+        for a in &points {
+            for b in &points {
+                distances.push(pair_distance(a, b));
+                radial.push(pair_radial(a, b));
+            }
         }
     }
     let directions = template
@@ -465,7 +520,6 @@ fn raw_similarity(
     s.lambda.extend(s.chosen.iter().map(|c| c.2));
     if nr > 1 {
         let t = rho_tables();
-        let (an, bn) = (a.points.len(), b.points.len());
         s.rho.clear();
         s.rho.resize(nr * nr, 0.0);
         for r in 0..nr {
@@ -477,7 +531,7 @@ fn raw_similarity(
                 }
                 let (ac, bc, _) = s.chosen[c];
                 let (ac, bc) = (usize::from(ac), usize::from(bc));
-                let dd = (a.distances[ar * an + ac] - b.distances[br * bn + bc]).abs();
+                let dd = (a.distance(ar, ac) - b.distance(br, bc)).abs();
                 let di = (dd * DISTANCE_STEPS_PER_PX) as usize;
                 if di >= t.distance.len() {
                     continue;
@@ -486,7 +540,7 @@ fn raw_similarity(
                 let dth = a.directions[ar]
                     .wrapping_sub(a.directions[ac])
                     .wrapping_sub(b.directions[br].wrapping_sub(b.directions[bc]));
-                let drad = a.radial[ar * an + ac].wrapping_sub(b.radial[br * bn + bc]);
+                let drad = a.radial(ar, ac).wrapping_sub(b.radial(br, bc));
                 let dth = usize::from((dth as i8).unsigned_abs());
                 let drad = usize::from((drad as i16).unsigned_abs() >> 6);
                 s.rho[r * nr + c] = t.distance[di] * t.angle[dth] * t.radial[drad];

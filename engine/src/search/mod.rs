@@ -806,7 +806,7 @@ pub fn search(
                 };
                 // Skip rather than fail the whole search if one still does not parse.
                 let candidate: PreparedTemplate =
-                    matching::prepare(&stored_template(bytes)?).ok()?;
+                    matching::prepare_candidate(&stored_template(bytes)?).ok()?;
                 Some((subject, id, matching::compare(&prepared, &candidate)))
             })
             .collect();
