@@ -252,9 +252,9 @@ fn stage_one_scores_are_identical_with_and_without_runtime_dispatch() {
     }
 }
 
-/// The scan's best `k` over a segment of several parallel blocks, whose workers share the
-/// bar below which a hit cannot make the shortlist, are the best `k` of every entry's
-/// score: sharing turns away nothing the shortlist needs.
+/// The scan's best `k` over a segment of several blocks scanned in parallel, each worker
+/// turning away what falls below its own `k`-th best and the workers' bests merged, are
+/// exactly the best `k` of every entry's score.
 #[test]
 fn the_parallel_scan_keeps_exactly_the_best_of_every_entry() {
     let Some(prints) = fvc_db1() else { return };

@@ -266,8 +266,9 @@ impl Flow {
 
     /// The descriptor of a minutia at (x, y up), px at 500 ppi, pointing `theta` (rad).
     ///
-    /// Inlined into [`super::prepare`], so that it is compiled for the same targets: in the
-    /// baseline x86-64 build each sample's `floor` and two `round`s are library calls.
+    /// Inlined into the matcher's preparation, so that it is compiled for the same targets
+    /// (AVX2 + FMA, NEON and the baseline): in the baseline x86-64 build each sample's
+    /// `floor` and two `round`s are library calls.
     #[inline(always)]
     pub fn descriptor(&self, x: f32, y: f32, theta: f32) -> Descriptor {
         let mut d = Descriptor {

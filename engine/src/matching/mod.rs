@@ -128,11 +128,7 @@ impl PreparedTemplate {
     }
 }
 
-/// Prepares a template (one view) for matching.
-///
-/// Compiled for AVX2 + FMA and NEON as well as the baseline, like [`cylinder::build`],
-/// with the same values on every build: the table of radial angles rounds each of its
-/// n² entries, a library call in the baseline x86-64 build.
+/// Prepares a template (one view) for matching, to be compared many times (a probe).
 pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
     prepare_with(template, true)
 }
@@ -164,6 +160,11 @@ fn pair_radial(a: &Point, b: &Point) -> u16 {
     (relative * (65536.0 / TAU)).round() as i32 as u16
 }
 
+/// [`prepare`] and [`prepare_candidate`]: with or without the tables of every pair.
+///
+/// Compiled for AVX2 + FMA and NEON as well as the baseline, like [`cylinder::build`],
+/// with the same values on every build: the table of radial angles rounds each of its
+/// n² entries, a library call in the baseline x86-64 build.
 #[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 fn prepare_with(template: &Template, tables: bool) -> Result<PreparedTemplate, MatchError> {
     let Resolution { x: rx, y: ry } = template.resolution;
