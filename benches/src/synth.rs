@@ -320,12 +320,13 @@ fn add_blocks(
 }
 
 /// A print of the [`Model::Ridges`] (or [`Model::Rolled`]) model: the minutiae where its
-/// ridge lines, drawn along `field` bent a little (±[`ridges::BEND`]) a ridge period apart, end or fork; those
-/// within 12 px of the print's edge left out, as an extractor leaves them. A print with
-/// fewer than 12 is drawn again (another period, bend and start), at most 64 times:
-/// FVC2002's templates hold 13 or more, so the fillers' sizes follow theirs (before the
-/// calibration had a table per template size, docs/matching.md, templates of a handful of
-/// minutiae also scored far too high against many others).
+/// ridge lines, drawn along `field` bent a little (±[`ridges::BEND`]) a ridge period
+/// apart, end or fork; those within 12 px of the print's edge left out, as an extractor
+/// leaves them. A print with fewer than 12 is drawn again (another period, bend and
+/// start), at most 64 times: FVC2002's templates hold 13 or more, so the fillers' sizes
+/// follow theirs (before the calibration had a table per template size,
+/// docs/matching.md, templates of a handful of minutiae also scored far too high against
+/// many others).
 fn ridge_finger(
     rng: &mut Rng,
     field: impl Fn(f32, f32) -> f32,
