@@ -22,6 +22,9 @@
 
 use crate::template::Extension;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 /// Type code of the ridge-flow block (vendor-defined range, 0x0100 and above).
 pub const FLOW_EXTENSION: u16 = 0xDA01;
 /// Layout version written in the block's first byte.
@@ -45,8 +48,9 @@ pub struct Flow {
     bw: usize,
     bh: usize,
     /// cos 2φ, sin 2φ, weight (coherence; 0 outside the print) per block of the box, row
-    /// by row from the top; φ the ridge direction in the frame with y up.
-    cells: Vec<(f32, f32, f32)>,
+    /// by row from the top; φ the ridge direction in the frame with y up. (Arrays, whose
+    /// layout is fixed, for the vector descriptor's loads.)
+    cells: Vec<[f32; 3]>,
     /// The blocks on the print (weight above 0) in the same order: centre x and y (y up),
     /// cos 2φ, sin 2φ and weight — what [`Flow::field_agreement`] visits of a probe.
     on_print: Vec<[f32; 5]>,
@@ -122,20 +126,20 @@ impl Flow {
             return None;
         }
         let step = std::f32::consts::PI / 256.0;
-        let cells: Vec<(f32, f32, f32)> = rest
+        let cells: Vec<[f32; 3]> = rest
             .chunks_exact(2)
             .map(|c| {
                 // y up turns θ into −θ: cos 2φ = cos 2θ, sin 2φ = −sin 2θ.
                 let two = 2.0 * f32::from(c[0]) * step;
-                (two.cos(), -two.sin(), f32::from(c[1]) / 255.0)
+                [two.cos(), -two.sin(), f32::from(c[1]) / 255.0]
             })
             .collect();
         let (block, x0, y0) = (f32::from(block), usize::from(x0), usize::from(y0));
         let on_print = cells
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.2 > 0.0)
-            .map(|(i, &(c, s, w))| {
+            .filter(|(_, c)| c[2] > 0.0)
+            .map(|(i, &[c, s, w])| {
                 let x = ((x0 + i % bw) as f32 + 0.5) * block;
                 let y = -((y0 + i / bw) as f32 + 0.5) * block;
                 [x, y, c, s, w]
@@ -178,8 +182,8 @@ impl Flow {
     /// print.
     #[inline(always)]
     fn block_at(&self, x: f32, y: f32) -> Option<(f32, f32, f32)> {
-        let cell = self.cells[self.locate(x, y)?.2];
-        (cell.2 > 0.0).then_some(cell)
+        let [c, s, w] = self.cells[self.locate(x, y)?.2];
+        (w > 0.0).then_some((c, s, w))
     }
 
     /// How alike two prints' ridges run where they overlap once `probe` is placed on this
@@ -239,7 +243,7 @@ impl Flow {
     #[inline(always)]
     fn at(&self, x: f32, y: f32) -> Option<(f32, f32)> {
         let (fx, fy, i) = self.locate(x, y)?;
-        if self.cells[i].2 == 0.0 {
+        if self.cells[i][2] == 0.0 {
             return None;
         }
         let (gx, gy) = (fx - 0.5, fy - 0.5);
@@ -256,7 +260,7 @@ impl Flow {
             if cx < 0 || cy < 0 || cx as usize >= self.bw || cy as usize >= self.bh {
                 continue;
             }
-            let (cc, cs, cw) = self.cells[cy as usize * self.bw + cx as usize];
+            let [cc, cs, cw] = self.cells[cy as usize * self.bw + cx as usize];
             c += w * cw * cc;
             s += w * cw * cs;
         }
@@ -264,13 +268,27 @@ impl Flow {
         (n > 1e-6).then(|| (c / n, s / n))
     }
 
-    /// The descriptor of a minutia at (x, y up), px at 500 ppi, pointing `theta` (rad).
+    /// The descriptor of a minutia at (x, y up), px at 500 ppi, pointing `theta` (rad):
+    /// eight samples at a time where the processor has AVX2 (`flow/avx2.rs`, the same
+    /// values), else [`Flow::descriptor_portable`].
+    #[inline(always)]
+    pub fn descriptor(&self, x: f32, y: f32, theta: f32) -> Descriptor {
+        #[cfg(target_arch = "x86_64")]
+        if avx2::available() {
+            // SAFETY: the processor has AVX2.
+            #[allow(unsafe_code)]
+            return unsafe { avx2::descriptor(self, x, y, theta) };
+        }
+        self.descriptor_portable(x, y, theta)
+    }
+
+    /// [`Flow::descriptor`] one sample after the other.
     ///
     /// Inlined into the matcher's preparation, so that it is compiled for the same targets
     /// (AVX2 + FMA, NEON and the baseline): in the baseline x86-64 build each sample's
     /// `floor` and two `round`s are library calls.
     #[inline(always)]
-    pub fn descriptor(&self, x: f32, y: f32, theta: f32) -> Descriptor {
+    pub fn descriptor_portable(&self, x: f32, y: f32, theta: f32) -> Descriptor {
         let mut d = Descriptor {
             vectors: [0; 2 * DESCRIPTOR_SAMPLES],
             inside: 0,
@@ -396,6 +414,65 @@ mod tests {
             cos * p.0 - sin * p.1 + shift.0,
             sin * p.0 + cos * p.1 + shift.1,
         )
+    }
+
+    /// The vector descriptor gives the portable one's values bit for bit, on a field with
+    /// holes, ragged borders and every direction and coherence, for minutiae all over it
+    /// and beyond it (samples off the box, off the print, at block centres and edges).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_vector_descriptor_is_the_portable_one() {
+        if !avx2::available() {
+            eprintln!("skipped: this processor has no AVX2");
+            return;
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (bw, bh) = (27, 33);
+        let cells: Vec<Option<(f32, f32)>> = (0..bw * bh)
+            .map(|_| {
+                let r = next();
+                (r % 5 != 0).then(|| {
+                    (
+                        (r >> 8) as f32 / (1u64 << 56) as f32 * PI,
+                        ((r >> 3) % 256) as f32 / 255.0,
+                    )
+                })
+            })
+            .collect();
+        let flow = Flow::from_extensions(&[encode(bw, bh, FLOW_BLOCK, &cells).unwrap()]).unwrap();
+        let mut compared = 0;
+        let mut inside = 0;
+        for step in 0..20_000 {
+            // Anywhere from well outside the box to well inside it; every 7th at a whole
+            // or half block, where the bilinear weights are 0 or 1.
+            let r = next();
+            let mut x = (r % 600) as f32 - 80.0 + (r >> 40) as f32 / (1u64 << 24) as f32;
+            let mut y = 80.0 - ((r >> 12) % 700) as f32;
+            if step % 7 == 0 {
+                x = (x / 8.0).round() * 8.0;
+                y = (y / 8.0).round() * 8.0;
+            }
+            let theta = (r >> 20) as f32 / (1u64 << 44) as f32 * 2.0 * PI;
+            let portable = flow.descriptor_portable(x, y, theta);
+            assert_eq!(
+                flow.descriptor(x, y, theta),
+                portable,
+                "at ({x}, {y}), direction {theta}"
+            );
+            compared += 1;
+            inside += portable.inside.count_ones();
+        }
+        // Most samples fell on the print, not all.
+        assert!(
+            inside > 10 * compared && inside < 76 * compared,
+            "{inside} samples inside of {compared} descriptors"
+        );
     }
 
     #[test]
