@@ -260,16 +260,21 @@ pub fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
         .collect()
 }
 
-fn sqrt_table() -> &'static [f32] {
-    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
-    TABLE.get_or_init(|| (0..=NS * NS * ND).map(|n| (n as f32).sqrt()).collect())
+/// The square roots of the bit counts a cylinder can have, which [`similarity`] reads
+/// (taken once per comparison and passed in, not fetched per pair of cylinders).
+pub type Roots = [f32; NS * NS * ND + 1];
+
+/// [`Roots`], computed once.
+pub fn roots() -> &'static Roots {
+    static TABLE: OnceLock<Roots> = OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|n| (n as f32).sqrt()))
 }
 
 /// Similarity of two cylinders in `[0, 1]`, over the cells valid in both; 0 when fewer
-/// than `min_common` cells are. Always inlined, so that it is compiled with the caller's
-/// instruction set (see `local_similarities`).
+/// than `min_common` cells are; `sqrt` is [`roots`]. Always inlined, so that it is compiled
+/// with the caller's instruction set (see `local_similarities`).
 #[inline(always)]
-pub fn similarity(a: &Cylinder, b: &Cylinder, min_common: u32) -> f32 {
+pub fn similarity(a: &Cylinder, b: &Cylinder, min_common: u32, sqrt: &Roots) -> f32 {
     let mut mask = [0u64; WORDS];
     let mut common = 0;
     for w in 0..WORDS {
@@ -289,7 +294,6 @@ pub fn similarity(a: &Cylinder, b: &Cylinder, min_common: u32) -> f32 {
             nx += (x ^ y).count_ones();
         }
     }
-    let sqrt = sqrt_table();
     let denominator = sqrt[na as usize] + sqrt[nb as usize];
     if denominator == 0.0 {
         return 0.0;

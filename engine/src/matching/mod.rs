@@ -429,6 +429,7 @@ fn local_similarities(
     keys: &mut Vec<u32>,
 ) {
     keys.clear();
+    let roots = cylinder::roots();
     for (i, ca) in a.cylinders.iter().enumerate() {
         let da = a.cylinder_direction[i];
         for (j, cb) in b.cylinders.iter().enumerate() {
@@ -437,7 +438,7 @@ fn local_similarities(
             {
                 continue;
             }
-            let sim = cylinder::similarity(ca, cb, min_common);
+            let sim = cylinder::similarity(ca, cb, min_common, roots);
             if sim > 0.0 {
                 let q = (sim * 65535.0) as u32;
                 keys.push((q << 16) | ((i as u32) << 8) | j as u32);
