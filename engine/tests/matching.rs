@@ -1,7 +1,7 @@
 //! The matcher's behaviour on synthetic minutiae sets: rotation, translation, distortion,
 //! missing and spurious minutiae, other resolutions, and bad input.
 
-use daktilo_engine::matching::{self, MatchError, threshold_for_fmr};
+use daktilo_engine::matching::{self, MatchError, flow, threshold_for_fmr};
 use daktilo_engine::template::{Minutia, MinutiaKind, Resolution, Template};
 
 /// A small deterministic generator (SplitMix64), so tests need no extra crate.
@@ -237,9 +237,26 @@ fn prepared_templates_are_shared_across_threads() {
     });
 }
 
-/// A template prepared for one comparison (without the tables of every pair of minutiae)
-/// scores exactly as a fully prepared one, on either side of the comparison: genuine and
-/// impostor pairs, and a large template against small ones.
+/// `t` with a ridge-flow block, as our extractor writes one: a smooth field over its
+/// 300 × 400 image (16-px blocks), turned by `turn`, with the corners off the print.
+fn with_flow(mut t: Template, turn: f32) -> Template {
+    let (bw, bh) = (300 / flow::FLOW_BLOCK, 400 / flow::FLOW_BLOCK);
+    let cells: Vec<Option<(f32, f32)>> = (0..bw * bh)
+        .map(|i| {
+            let (x, y) = ((i % bw) as f32, (i / bw) as f32);
+            let corner = (x - 9.0).powi(2) / 100.0 + (y - 12.0).powi(2) / 169.0 > 1.0;
+            (!corner).then_some((turn + 0.08 * x + 0.05 * y, 0.4 + 0.02 * x))
+        })
+        .collect();
+    t.extensions
+        .push(flow::encode(bw, bh, flow::FLOW_BLOCK, &cells).expect("a field on the print"));
+    t
+}
+
+/// A template prepared for one comparison (without the tables of every pair of minutiae,
+/// and without its ridge-flow descriptors) scores exactly as a fully prepared one, on
+/// either side of the comparison: genuine and impostor pairs, and a large template against
+/// small ones, with and without ridge flow.
 #[test]
 fn templates_prepared_for_one_comparison_score_exactly_the_same() {
     let r = Resolution::PPI_500;
@@ -253,7 +270,11 @@ fn templates_prepared_for_one_comparison_score_exactly_the_same() {
         (template(&part_of_large, r), template(&large, r)),
         (template(&small, r), template(&large, r)),
     ];
-    for (a, b) in &pairs {
+    let flowing: Vec<_> = pairs
+        .iter()
+        .map(|(a, b)| (with_flow(a.clone(), 0.0), with_flow(b.clone(), 0.3)))
+        .collect();
+    for (a, b) in pairs.iter().chain(&flowing) {
         let full = (matching::prepare(a).unwrap(), matching::prepare(b).unwrap());
         let once = (
             matching::prepare_candidate(a).unwrap(),
@@ -261,6 +282,7 @@ fn templates_prepared_for_one_comparison_score_exactly_the_same() {
         );
         let expected = matching::compare_detailed(&full.0, &full.1);
         assert!(expected.pairs.len() > 1, "the relaxation must run");
+        assert_eq!(expected.flow, !a.extensions.is_empty());
         for (p, c) in [(&full.0, &once.1), (&once.0, &full.1), (&once.0, &once.1)] {
             let got = matching::compare_detailed(p, c);
             assert_eq!(got.raw.to_bits(), expected.raw.to_bits());

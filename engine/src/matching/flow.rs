@@ -346,6 +346,12 @@ const _: () = {
 };
 
 impl Descriptor {
+    /// A descriptor with no sample on the print (a placeholder).
+    pub(crate) const EMPTY: Descriptor = Descriptor {
+        vectors: [0; 2 * DESCRIPTOR_SAMPLES],
+        inside: 0,
+    };
+
     /// Sample `k`'s doubled-angle vector (cos, sin, quantised to ±127), when it fell on the
     /// print.
     pub fn sample(&self, k: usize) -> Option<(i8, i8)> {

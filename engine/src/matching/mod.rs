@@ -65,7 +65,8 @@ pub struct PreparedTemplate {
     /// a 16-bit binary angle (1/65536 turn). Empty with `distances`.
     radial: Vec<u16>,
     /// Each cylinder's local orientation descriptor, when the template carries its ridge
-    /// flow (templates of our own extractor).
+    /// flow (templates of our own extractor). None for a template prepared for one
+    /// comparison ([`prepare_candidate`]): the comparison works out those it needs.
     descriptors: Option<Vec<flow::Descriptor>>,
     /// The ridge flow itself, for the field check of the best placement.
     field: Option<flow::Flow>,
@@ -111,9 +112,35 @@ impl PreparedTemplate {
         &self.cylinders
     }
 
-    /// Each usable cylinder's ridge-flow descriptor, when the template carries its flow.
+    /// Each usable cylinder's ridge-flow descriptor, when the template carries its flow and
+    /// was prepared by [`prepare`] (one prepared by [`prepare_candidate`] holds none).
     pub fn cylinder_descriptors(&self) -> Option<&[flow::Descriptor]> {
         self.descriptors.as_deref()
+    }
+
+    /// Whether a comparison can read this template's ridge-flow descriptors: prepared
+    /// with them, or carrying the flow to work them out from.
+    fn has_descriptors(&self) -> bool {
+        self.descriptors.is_some() || self.field.is_some()
+    }
+
+    /// Cylinder `i`'s descriptor: the prepared one, or worked out once per comparison
+    /// into `made` (by the same call as [`prepare`]'s, so the same value).
+    #[inline(always)]
+    fn descriptor<'a>(&'a self, i: usize, made: &'a mut MadeDescriptors) -> &'a flow::Descriptor {
+        if let Some(d) = &self.descriptors {
+            return &d[i];
+        }
+        if !made.made[i] {
+            let p = &self.points[usize::from(self.cylinder_minutia[i])];
+            let field = self
+                .field
+                .as_ref()
+                .expect("has_descriptors: the flow is there");
+            made.descriptors[i] = field.descriptor(p.x, p.y, p.theta);
+            made.made[i] = true;
+        }
+        &made.descriptors[i]
     }
 
     /// Each usable cylinder's minutia: position (px at 500 ppi, y up) and binary direction.
@@ -135,10 +162,12 @@ pub fn prepare(template: &Template) -> Result<PreparedTemplate, MatchError> {
 
 /// Prepares a template for a single comparison, as the search's second stage does for
 /// each candidate: as [`prepare`], but without the tables of every pair of minutiae's
-/// distance and direction, which a comparison reads only for its few dozen best pairs.
-/// Those are worked out when asked, by the same expressions, so every comparison gives
-/// the same score as with [`prepare`]; a rolled print of 116 minutiae has 13,456 pairs
-/// (an arctangent each), a plain probe pairs with at most a few dozen of its minutiae.
+/// distance and direction, which a comparison reads only for its few dozen best pairs,
+/// and without the ridge-flow descriptors, which it reads only for its shortlisted pairs
+/// (about half of a rolled print's cylinders meet a plain probe's shortlist). Those are
+/// worked out when asked, by the same expressions, so every comparison gives the same
+/// score as with [`prepare`]; a rolled print of 116 minutiae has 13,456 pairs (an
+/// arctangent each), a plain probe pairs with at most a few dozen of its minutiae.
 /// Slower than [`prepare`] for a template compared many times (a probe).
 pub fn prepare_candidate(template: &Template) -> Result<PreparedTemplate, MatchError> {
     prepare_with(template, false)
@@ -160,7 +189,8 @@ fn pair_radial(a: &Point, b: &Point) -> u16 {
     (relative * (65536.0 / TAU)).round() as i32 as u16
 }
 
-/// [`prepare`] and [`prepare_candidate`]: with or without the tables of every pair.
+/// [`prepare`] and [`prepare_candidate`]: with or without the tables of every pair and
+/// the ridge-flow descriptors.
 ///
 /// Compiled for AVX2 + FMA and NEON as well as the baseline, like [`cylinder::build`],
 /// with the same values on every build: the table of radial angles rounds each of its
@@ -219,7 +249,7 @@ fn prepare_with(template: &Template, tables: bool) -> Result<PreparedTemplate, M
     };
     let field = flow::Flow::from_extensions(&template.extensions);
     let ridge_counts = ridge_counts::RidgeCounts::from_extensions(&template.extensions, n);
-    let descriptors = field.as_ref().map(|f| {
+    let descriptors = field.as_ref().filter(|_| tables).map(|f| {
         cylinder_minutia
             .iter()
             .map(|&i| {
@@ -328,6 +358,27 @@ struct Scratch {
     used_b: Vec<bool>,
     order: Vec<(f32, usize)>,
     global: consolidation::Scratch,
+    made_a: MadeDescriptors,
+    made_b: MadeDescriptors,
+}
+
+/// The descriptors a comparison has worked out for a template prepared without them
+/// ([`prepare_candidate`]), by cylinder.
+#[derive(Default)]
+struct MadeDescriptors {
+    made: Vec<bool>,
+    descriptors: Vec<flow::Descriptor>,
+}
+
+impl MadeDescriptors {
+    /// Forgets the previous comparison's, for a template of `cylinders` cylinders.
+    fn start(&mut self, cylinders: usize) {
+        self.made.clear();
+        self.made.resize(cylinders, false);
+        if self.descriptors.len() < cylinders {
+            self.descriptors.resize(cylinders, flow::Descriptor::EMPTY);
+        }
+    }
 }
 
 thread_local! {
@@ -462,8 +513,7 @@ fn raw_similarity(
     pairs_out: Option<&mut Vec<(u8, u8)>>,
     mut parts_out: Option<&mut Parts>,
 ) -> (f32, bool) {
-    let descriptors = a.descriptors.as_deref().zip(b.descriptors.as_deref());
-    let with_flow = descriptors.is_some();
+    let with_flow = a.has_descriptors() && b.has_descriptors();
     let (na, nb) = (a.cylinders.len(), b.cylinders.len());
     if na == 0 || nb == 0 {
         return (0.0, with_flow);
@@ -484,11 +534,14 @@ fn raw_similarity(
     }
     // 2b. With both prints' ridge flow: each shortlisted pair's similarity is scaled by how
     //     alike the flow around its two minutiae runs (`flow.rs`).
-    if let Some((da, db)) = descriptors {
+    if with_flow {
+        s.made_a.start(na);
+        s.made_b.start(nb);
         for key in s.keys.iter_mut() {
             let (i, j) = (((*key >> 8) & 0xff) as usize, (*key & 0xff) as usize);
-            let f = da[i]
-                .similarity(&db[j])
+            let f = a
+                .descriptor(i, &mut s.made_a)
+                .similarity(b.descriptor(j, &mut s.made_b))
                 .map_or(FLOW_UNKNOWN, |o| o.max(0.0));
             let q = (((*key >> 16) as f32) * f) as u32;
             *key = (q << 16) | (*key & 0xffff);
