@@ -282,17 +282,15 @@ impl Flow {
         self.descriptor_portable(x, y, theta)
     }
 
-    /// [`Flow::descriptor`] one sample after the other.
+    /// [`Flow::descriptor`] one sample after the other: the path of processors without
+    /// AVX2, and the reference the vector one is tested against.
     ///
     /// Inlined into the matcher's preparation, so that it is compiled for the same targets
     /// (AVX2 + FMA, NEON and the baseline): in the baseline x86-64 build each sample's
     /// `floor` and two `round`s are library calls.
     #[inline(always)]
     pub fn descriptor_portable(&self, x: f32, y: f32, theta: f32) -> Descriptor {
-        let mut d = Descriptor {
-            vectors: [0; 2 * DESCRIPTOR_SAMPLES],
-            inside: 0,
-        };
+        let mut d = Descriptor::EMPTY;
         // Turning by −2θ makes the descriptor independent of the print's rotation.
         let (s2, c2) = (-2.0 * theta).sin_cos();
         let (st, ct) = theta.sin_cos();

@@ -58,10 +58,7 @@ fn rings() -> &'static Rings {
 /// The processor must have AVX2 ([`available`]).
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn descriptor(flow: &Flow, x: f32, y: f32, theta: f32) -> Descriptor {
-    let mut d = Descriptor {
-        vectors: [0; 2 * DESCRIPTOR_SAMPLES],
-        inside: 0,
-    };
+    let mut d = Descriptor::EMPTY;
     let (s2, c2) = (-2.0 * theta).sin_cos();
     let (st, ct) = theta.sin_cos();
     let rings = rings();
