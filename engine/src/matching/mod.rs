@@ -118,10 +118,10 @@ impl PreparedTemplate {
         self.descriptors.as_deref()
     }
 
-    /// Whether a comparison can read this template's ridge-flow descriptors: prepared
-    /// with them, or carrying the flow to work them out from.
+    /// Whether a comparison can read this template's ridge-flow descriptors: whenever it
+    /// carries the flow, which they are made from (prepared with them or worked out).
     fn has_descriptors(&self) -> bool {
-        self.descriptors.is_some() || self.field.is_some()
+        self.field.is_some()
     }
 
     /// Cylinder `i`'s descriptor: the prepared one, or worked out once per comparison
