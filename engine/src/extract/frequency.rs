@@ -7,6 +7,9 @@ use super::params::*;
 use super::plane::{Plane, blur};
 use super::segmentation::Blocks;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 /// Samples along the ridge per signature bin.
 const ALONG: usize = FREQUENCY_WIDTH / 2;
 
@@ -62,6 +65,36 @@ fn bin(image: &Plane, x: f32, y: f32, along_x: f32, along_y: f32) -> f32 {
     acc
 }
 
+/// The signature of the block centred at `centre`: bin k is [`bin`] at `k −
+/// FREQUENCY_WINDOW / 2` pixels across the ridge. Eight bins at a time where the processor
+/// has AVX2 (`avx2::signature`, the same values), else bin by bin.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn block_signature(
+    image: &Plane,
+    (cx, cy): (f32, f32),
+    (along_x, along_y): (f32, f32),
+    (across_x, across_y): (f32, f32),
+) -> [f32; FREQUENCY_WINDOW] {
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        // SAFETY: the processor has AVX2 (checked just above).
+        return unsafe {
+            avx2::signature(image, (cx, cy), (along_x, along_y), (across_x, across_y))
+        };
+    }
+    std::array::from_fn(|k| {
+        let t = k as f32 - FREQUENCY_WINDOW as f32 / 2.0;
+        bin(
+            image,
+            cx + t * across_x,
+            cy + t * across_y,
+            along_x,
+            along_y,
+        )
+    })
+}
+
 /// The ridge period per block, and how much of each block's signature is a regular wave.
 #[derive(Debug, Clone)]
 pub struct RidgeFrequency {
@@ -89,7 +122,6 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Rid
     let mut period = Plane::filled(bw, bh, 0.0);
     let mut signal = Plane::filled(bw, bh, 0.0);
     let mut weight = Plane::filled(bw, bh, 0.0);
-    let mut signature = [0.0f32; FREQUENCY_WINDOW];
     for by in 0..bh {
         for bx in 0..bw {
             let i = by * bw + bx;
@@ -103,16 +135,8 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Rid
                 (bx * BLOCK) as f32 + BLOCK as f32 / 2.0,
                 (by * BLOCK) as f32 + BLOCK as f32 / 2.0,
             );
-            for (k, s) in signature.iter_mut().enumerate() {
-                let t = k as f32 - FREQUENCY_WINDOW as f32 / 2.0;
-                *s = bin(
-                    image,
-                    cx + t * across_x,
-                    cy + t * across_y,
-                    along_x,
-                    along_y,
-                );
-            }
+            let signature =
+                block_signature(image, (cx, cy), (along_x, along_y), (across_x, across_y));
             signal.data[i] = waves.ridge_signal(&signature);
             if let Some(p) = period_of(&signature) {
                 period.data[i] = p;
@@ -248,6 +272,19 @@ fn period_of(signature: &[f32]) -> Option<f32> {
     (PERIOD_RANGE.0..=PERIOD_RANGE.1).contains(&p).then_some(p)
 }
 
+/// A plane of grey levels from `lowest` to `lowest + 255`, `next()` times 255 above it
+/// pixel by pixel: the tests' images.
+#[cfg(test)]
+fn random_plane(width: usize, height: usize, lowest: f32, next: &mut impl FnMut() -> f32) -> Plane {
+    Plane {
+        width,
+        height,
+        data: (0..width * height)
+            .map(|_| lowest + 255.0 * next())
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::plane::xorshift32;
@@ -343,12 +380,7 @@ mod tests {
     fn a_bin_is_the_in_order_sum_of_the_plane_s_samples() {
         let mut seed = 0x1234_5678_u32;
         let mut next = move || xorshift32(&mut seed) as f32 / u32::MAX as f32;
-        let (w, h) = (41, 29);
-        let image = Plane {
-            width: w,
-            height: h,
-            data: (0..w * h).map(|_| 255.0 * next()).collect(),
-        };
+        let image = random_plane(41, 29, 0.0, &mut next);
         // Centres inside, near the edges and outside, in every direction.
         for _ in 0..5_000 {
             let (x, y) = (next() * 70.0 - 15.0, next() * 50.0 - 10.0);
