@@ -1,8 +1,6 @@
 //! Thinning: binary ridges reduced to one-pixel-wide skeletons (Zhang and Suen, "A fast
-//! parallel algorithm for thinning digital patterns", CACM 27(3), 1984), with the two
-//! sub-iterations' deletion rules precomputed for all 256 neighbourhoods.
-
-use std::sync::OnceLock;
+//! parallel algorithm for thinning digital patterns", CACM 27(3), 1984), the two
+//! sub-iterations' deletion rules applied to 64 pixels at a time with bitwise logic.
 
 /// The 8 neighbours of a pixel, clockwise from north: P2..P9 in Zhang and Suen's naming.
 pub const NEIGHBOURS: [(isize, isize); 8] = [
@@ -28,22 +26,6 @@ pub fn neighbourhood(grid: &[u8], w: usize, x: usize, y: usize) -> u8 {
     n
 }
 
-/// [`neighbourhood`] of the pixel at index `i` (not on the outer row or column), from
-/// offsets rather than coordinates: no division per pixel and pass.
-#[inline(always)]
-fn ring(grid: &[u8], w: usize, i: usize) -> u8 {
-    let (up, down) = (&grid[i - w - 1..i - w + 2], &grid[i + w - 1..i + w + 2]);
-    let row = &grid[i - 1..i + 2];
-    (up[1] & 1)
-        | (up[2] & 1) << 1
-        | (row[2] & 1) << 2
-        | (down[2] & 1) << 3
-        | (down[1] & 1) << 4
-        | (down[0] & 1) << 5
-        | (row[0] & 1) << 6
-        | (up[0] & 1) << 7
-}
-
 /// Crossing number of a neighbourhood: 0/1 transitions around the ring. 1 at a ridge
 /// ending, 2 along a ridge, 3 at a bifurcation.
 #[inline]
@@ -51,8 +33,11 @@ pub fn crossing_number(n: u8) -> u32 {
     (n ^ n.rotate_right(1)).count_ones() / 2
 }
 
+/// The two rules pixel by pixel, as Zhang and Suen state them, for all 256 neighbourhoods:
+/// the reference that [`rule_mask`] is tested against.
+#[cfg(test)]
 fn tables() -> &'static [[bool; 256]; 2] {
-    static TABLES: OnceLock<[[bool; 256]; 2]> = OnceLock::new();
+    static TABLES: std::sync::OnceLock<[[bool; 256]; 2]> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
         let mut t = [[false; 256]; 2];
         for n in 0..256usize {
@@ -83,50 +68,55 @@ fn clear_border(grid: &mut [u8], w: usize, h: usize) {
 }
 
 /// Thins a binary image in place (1 = ridge); the outer row and column are cleared.
+///
+/// Sixty-four pixels at a time: each row is kept as bits (`Bits`), and a pass of a rule
+/// works out, for every pixel of a word at once, the neighbour count, the crossing of the
+/// ring and the rule's own conditions with bitwise logic (`doomed_in`), which is what
+/// [`tables`] says pixel by pixel (tested against it and against the pixel-by-pixel
+/// thinning). Zhang and Suen's passes are parallel — a pass decides on the image as it was
+/// when the pass began — so deciding a word's pixels together changes nothing. After the
+/// first pass of each rule only the words next to one with a deletion since that rule last
+/// looked are looked at again: a pixel's fate depends on its neighbourhood alone.
 pub fn thin(grid: &mut [u8], w: usize, h: usize) {
     clear_border(grid, w, h);
-    let rules = tables();
-    // A pixel's fate under a rule depends on its neighbourhood alone, so after the first
-    // pass of each rule only the pixels next to one just deleted need looking at again
-    // (`due[r]` lists those rule `r` has not seen since; `marked` bit `r` dedupes it): the
-    // same passes delete the same pixels as looking at every pixel each time.
-    let all: Vec<usize> = (0..w * h).filter(|&i| grid[i] == 1).collect();
-    let mut due = [all.clone(), all];
-    let mut marked = vec![0u8; w * h];
-    for &i in &due[0] {
+    let mut bits = Bits::of(grid, w, h);
+    let before = bits.candidate.clone();
+    let words = bits.words;
+    // `due[r]`: the words rule r has not seen since a pixel around them changed; `marked`
+    // bit r: already listed there.
+    let all: Vec<usize> = (0..words * h).filter(|&i| bits.candidate[i] != 0).collect();
+    let mut marked = vec![0u8; words * h];
+    for &i in &all {
         marked[i] = 0b11;
     }
-    let mut doomed = Vec::new();
-    let offsets = [
-        -(w as isize) - 1,
-        -(w as isize),
-        -(w as isize) + 1,
-        -1,
-        1,
-        w as isize - 1,
-        w as isize,
-        w as isize + 1,
-    ];
+    let mut due = [all.clone(), all];
+    let mut doomed: Vec<(usize, u64)> = Vec::new();
     let mut quiet = 0;
     for r in (0..2).cycle() {
         doomed.clear();
         for &i in &due[r] {
             marked[i] &= !(1 << r);
-            if grid[i] == 1 && rules[r][ring(grid, w, i) as usize] {
-                doomed.push(i);
+            let d = bits.doomed_in(i, r);
+            if d != 0 {
+                doomed.push((i, d));
             }
         }
         due[r].clear();
-        for &i in &doomed {
-            grid[i] = 0;
+        for &(i, d) in &doomed {
+            bits.on[i] &= !d;
+            bits.candidate[i] &= !d;
         }
-        for &i in &doomed {
-            for o in offsets {
-                let j = i.wrapping_add_signed(o);
-                if grid[j] == 1 {
-                    for (k, list) in due.iter_mut().enumerate() {
-                        if marked[j] & (1 << k) == 0 {
-                            marked[j] |= 1 << k;
+        for &(i, _) in &doomed {
+            let (y, k) = (i / words, i % words);
+            for ny in y - 1..=y + 1 {
+                for nk in k.saturating_sub(1)..(k + 2).min(words) {
+                    let j = ny * words + nk;
+                    if bits.candidate[j] == 0 {
+                        continue;
+                    }
+                    for (rule, list) in due.iter_mut().enumerate() {
+                        if marked[j] & (1 << rule) == 0 {
+                            marked[j] |= 1 << rule;
                             list.push(j);
                         }
                     }
@@ -139,6 +129,145 @@ pub fn thin(grid: &mut [u8], w: usize, h: usize) {
             break;
         }
     }
+    bits.write_back(&before, grid);
+}
+
+/// A binary image as rows of 64-pixel words (bit j of word k: pixel 64·k + j; the bits past
+/// the width 0): `on`, the pixels whose value is odd (what [`ring`] reads), and
+/// `candidate`, those equal to 1 (the only ones a rule deletes).
+struct Bits {
+    width: usize,
+    words: usize,
+    on: Vec<u64>,
+    candidate: Vec<u64>,
+}
+
+impl Bits {
+    fn of(grid: &[u8], w: usize, h: usize) -> Self {
+        let words = w.div_ceil(64);
+        let mut bits = Bits {
+            width: w,
+            words,
+            on: vec![0; words * h],
+            candidate: vec![0; words * h],
+        };
+        for (y, row) in grid.chunks_exact(w).enumerate().take(h) {
+            for (k, chunk) in row.chunks(64).enumerate() {
+                let (mut on, mut candidate) = (0u64, 0u64);
+                for (e, eight) in chunk.chunks(8).enumerate() {
+                    let (o, c) = pack(eight);
+                    on |= u64::from(o) << (8 * e);
+                    candidate |= u64::from(c) << (8 * e);
+                }
+                bits.on[y * words + k] = on;
+                bits.candidate[y * words + k] = candidate;
+            }
+        }
+        bits
+    }
+
+    /// The pixels of word `i` (not on the outer rows: the border is clear, so its words
+    /// hold no candidate and are never listed) that rule `r` deletes.
+    #[inline]
+    fn doomed_in(&self, i: usize, r: usize) -> u64 {
+        let words = self.words;
+        let col = i % words;
+        let word = |at: usize| self.on[at];
+        // A row's word shifted so that bit j holds the pixel to the east (x + 1) or to the
+        // west (x − 1) of pixel j.
+        let east = |at: usize| {
+            let next = if col + 1 < words {
+                word(at + 1) << 63
+            } else {
+                0
+            };
+            (word(at) >> 1) | next
+        };
+        let west = |at: usize| {
+            let previous = if col > 0 { word(at - 1) >> 63 } else { 0 };
+            (word(at) << 1) | previous
+        };
+        let (up, down) = (i - words, i + words);
+        // P2 .. P9, clockwise from north (`NEIGHBOURS`).
+        let p = [
+            word(up),
+            east(up),
+            east(i),
+            east(down),
+            word(down),
+            west(down),
+            west(i),
+            west(up),
+        ];
+        rule_mask(p, r) & self.candidate[i]
+    }
+
+    /// Clears in `grid` the pixels that were candidates in `before` and are no longer.
+    fn write_back(&self, before: &[u64], grid: &mut [u8]) {
+        let (w, words) = (self.width, self.words);
+        for (i, (&was, &is)) in before.iter().zip(&self.candidate).enumerate() {
+            let mut deleted = was & !is;
+            let at = (i / words) * w + (i % words) * 64;
+            while deleted != 0 {
+                grid[at + deleted.trailing_zeros() as usize] = 0;
+                deleted &= deleted - 1;
+            }
+        }
+    }
+}
+
+/// Up to eight pixels as bits (pixel j: bit j): those whose value is odd, and those equal
+/// to 1, eight at a time in a word (the bytes' low bits, and an exact test for bytes equal
+/// to 1, gathered into one byte by a multiplication).
+#[inline(always)]
+fn pack(pixels: &[u8]) -> (u8, u8) {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Times a word whose bytes are 0 or 1, this puts byte j's bit at bit 56 + j: the
+    // partial products all land on different bits, so nothing carries.
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let mut b = [0u8; 8];
+    b[..pixels.len()].copy_from_slice(pixels);
+    let x = u64::from_le_bytes(b);
+    let odd = ((x & LOW).wrapping_mul(GATHER) >> 56) as u8;
+    // A byte of x ^ LOW is 0 exactly when the pixel is 1; its high bit after this is set
+    // exactly for the zero bytes (no carry crosses a byte).
+    let t = x ^ LOW;
+    let zero = !(((t & !HIGH) + !HIGH) | t) & HIGH;
+    let one = ((zero >> 7).wrapping_mul(GATHER) >> 56) as u8;
+    (odd, one)
+}
+
+/// Bit by bit, whether rule `r` ([`tables`]) deletes a pixel whose neighbours P2 .. P9 are
+/// the bits of `p`: 2 to 6 neighbours set, exactly one 0 → 1 step around the ring, and the
+/// rule's two products of three neighbours 0.
+#[inline(always)]
+fn rule_mask(p: [u64; 8], r: usize) -> u64 {
+    // The neighbour count as bits b0 + 2·b1 + 4·b2 + 8·b3, by full adders.
+    let full = |a: u64, b: u64, c: u64| (a ^ b ^ c, (a & b) | (c & (a ^ b)));
+    let (s1, c1) = full(p[0], p[1], p[2]);
+    let (s2, c2) = full(p[3], p[4], p[5]);
+    let (s3, c3) = full(s1, s2, p[6]);
+    let (b0, c4) = (s3 ^ p[7], s3 & p[7]);
+    let (s5, c5) = full(c1, c2, c3);
+    let (b1, c6) = (s5 ^ c4, s5 & c4);
+    let (b2, b3) = (c5 ^ c6, c5 & c6);
+    let two_to_six = (b1 | b2 | b3) & !(b3 | (b2 & b1 & b0));
+    // The 0 → 1 steps around the ring: exactly one.
+    let (mut one, mut more) = (0u64, 0u64);
+    for n in 0..8 {
+        let step = !p[n] & p[(n + 1) % 8];
+        more |= one & step;
+        one |= step;
+    }
+    let crossing_once = one & !more;
+    let (p2, p4, p6, p8) = (p[0], p[2], p[4], p[6]);
+    let rule = if r == 0 {
+        !(p2 & p4 & p6) & !(p4 & p6 & p8)
+    } else {
+        !(p2 & p4 & p8) & !(p2 & p6 & p8)
+    };
+    two_to_six & crossing_once & rule
 }
 
 #[cfg(test)]
@@ -181,20 +310,33 @@ mod tests {
     }
 
     #[test]
-    fn the_ring_by_offsets_is_the_neighbourhood_by_coordinates() {
-        let (w, h) = (9, 7);
-        let mut seed = 0x0bad_cafe_u32;
-        let g: Vec<u8> = (0..w * h)
-            .map(|_| (xorshift32(&mut seed) >> 7) as u8 & 1)
-            .collect();
-        for y in 1..h - 1 {
-            for x in 1..w - 1 {
-                assert_eq!(
-                    ring(&g, w, y * w + x),
-                    neighbourhood(&g, w, x, y),
-                    "({x}, {y})"
-                );
+    fn the_bitwise_rules_are_the_tables() {
+        // Every neighbourhood in its own bit of four words, both rules.
+        for r in 0..2 {
+            for n in 0..256usize {
+                let bit = n % 64;
+                let p: [u64; 8] = std::array::from_fn(|i| u64::from((n >> i) & 1 == 1) << bit);
+                let got = rule_mask(p, r) >> bit & 1 == 1;
+                assert_eq!(got, tables()[r][n], "rule {r}, neighbourhood {n:08b}");
             }
+        }
+    }
+
+    #[test]
+    fn packing_eight_pixels_finds_the_odd_ones_and_the_ones() {
+        let mut seed = 0x7a11_0c8d_u32;
+        let values = [0u8, 1, 2, 3, 128, 129, 254, 255];
+        for n in 0..20_000 {
+            let len = n % 9;
+            let pixels: Vec<u8> = (0..len)
+                .map(|_| values[xorshift32(&mut seed) as usize % values.len()])
+                .collect();
+            let (mut odd, mut one) = (0u8, 0u8);
+            for (j, &v) in pixels.iter().enumerate() {
+                odd |= (v & 1) << j;
+                one |= u8::from(v == 1) << j;
+            }
+            assert_eq!(pack(&pixels), (odd, one), "{pixels:?}");
         }
     }
 
@@ -224,7 +366,17 @@ mod tests {
     fn thinning_only_what_changed_gives_the_full_passes_skeleton() {
         let mut seed = 0x5eed_1234_u32;
         let mut next = move || xorshift32(&mut seed);
-        for (w, h, density) in [(30, 20, 50), (64, 48, 60), (17, 40, 70), (50, 50, 85)] {
+        // Widths of one word and of several, whole and not, so that neighbours are read
+        // across the words' edges.
+        for (w, h, density) in [
+            (30, 20, 50),
+            (64, 48, 60),
+            (17, 40, 70),
+            (50, 50, 85),
+            (128, 30, 60),
+            (130, 40, 70),
+            (201, 90, 80),
+        ] {
             // Blobs: random seeds grown twice, so that ridges of several widths appear.
             let mut g: Vec<u8> = (0..w * h)
                 .map(|_| u8::from(next() % 100 < density / 4))
