@@ -1,7 +1,8 @@
 //! Contextual enhancement: each block is filtered with the Gabor kernel tuned to its ridge
 //! orientation and period (Hong, Wan and Jain, "Fingerprint image enhancement: algorithm
 //! and performance evaluation", IEEE TPAMI 20(8), 1998). The kernels form a fixed bank
-//! built once; filtering runs eight pixels at a time over a padded copy of the image.
+//! built once; filtering runs a block (eight rows of eight pixels) at a time over a padded
+//! copy of the image.
 
 use std::sync::OnceLock;
 
@@ -99,13 +100,13 @@ pub fn enhance(image: &Plane, blocks: &Blocks, field: &OrientationField, period:
             }
             let k = &bank.kernels[kernel_index(field.angle(bx, by), period.data[b])];
             let (x0, y0) = (bx * BLOCK, by * BLOCK);
-            for yy in 0..BLOCK {
+            let acc = filter_block(&padded, pw, x0, y0, k);
+            for (yy, row) in acc.iter().enumerate() {
                 let y = y0 + yy;
                 if y >= h {
                     break;
                 }
-                let acc = filter_row(&padded, pw, x0, y, k);
-                for (xx, v) in acc.iter().enumerate() {
+                for (xx, v) in row.iter().enumerate() {
                     let x = x0 + xx;
                     if x < w {
                         out.data[y * w + x] = *v;
@@ -117,25 +118,77 @@ pub fn enhance(image: &Plane, blocks: &Blocks, field: &OrientationField, period:
     out
 }
 
-/// Eight outputs at (x0..x0+8, y), with the kernel centred on each.
+/// The block's 8 × 8 outputs from (x0, y0), with the kernel centred on each. Each output
+/// adds its taps row by row, left to right, as a filter of one output would; the block's
+/// eight rows are worked on side by side, so that eight independent sums are in flight
+/// (one row alone waits on its previous addition at every tap).
 #[inline(always)]
-fn filter_row(
+fn filter_block(
     padded: &[f32],
     pw: usize,
     x0: usize,
-    y: usize,
+    y0: usize,
     k: &[[f32; SIDE]; SIDE],
-) -> [f32; BLOCK] {
-    let mut acc = [0.0f32; BLOCK];
-    for (dy, row) in k.iter().enumerate() {
-        let base = (y + dy) * pw + x0;
-        let src = &padded[base..base + SIDE + BLOCK];
-        for (dx, &kv) in row.iter().enumerate() {
-            let s: &[f32; BLOCK] = src[dx..dx + BLOCK].try_into().expect("in bounds");
-            for i in 0..BLOCK {
-                acc[i] += kv * s[i];
+) -> [[f32; BLOCK]; BLOCK] {
+    let mut acc = [[0.0f32; BLOCK]; BLOCK];
+    for (dy, taps) in k.iter().enumerate() {
+        // The padded rows y0 + dy .. y0 + dy + 8, from x0, that this kernel row meets.
+        let rows: [&[f32; SIDE - 1 + BLOCK]; BLOCK] = std::array::from_fn(|yy| {
+            let base = (y0 + yy + dy) * pw + x0;
+            padded[base..base + SIDE - 1 + BLOCK]
+                .try_into()
+                .expect("the padding covers the block's reach")
+        });
+        for (dx, &kv) in taps.iter().enumerate() {
+            for (a, src) in acc.iter_mut().zip(&rows) {
+                for i in 0..BLOCK {
+                    a[i] += kv * src[dx + i];
+                }
             }
         }
     }
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plane::xorshift32;
+    use super::*;
+
+    /// One output row at a time, each output's taps in the same order: what
+    /// `filter_block` computed before it worked on eight rows at once.
+    fn filter_row(
+        padded: &[f32],
+        pw: usize,
+        x0: usize,
+        y: usize,
+        k: &[[f32; SIDE]; SIDE],
+    ) -> [f32; BLOCK] {
+        let mut acc = [0.0f32; BLOCK];
+        for (dy, row) in k.iter().enumerate() {
+            for (dx, &kv) in row.iter().enumerate() {
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a += kv * padded[(y + dy) * pw + x0 + dx + i];
+                }
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn a_block_filtered_eight_rows_at_once_is_filtered_row_by_row() {
+        let mut seed = 0x0e11_a5ed_u32;
+        let mut next = move || xorshift32(&mut seed) as f32 / u32::MAX as f32 - 0.5;
+        let (pw, ph) = (3 * BLOCK + SIDE, 3 * BLOCK + SIDE);
+        let padded: Vec<f32> = (0..pw * ph).map(|_| 200.0 * next()).collect();
+        for (n, kernel) in bank().kernels.iter().enumerate().step_by(7) {
+            let (x0, y0) = ((n % 3) * BLOCK, (n / 3 % 3) * BLOCK);
+            let block = filter_block(&padded, pw, x0, y0, kernel);
+            for (yy, row) in block.iter().enumerate() {
+                let expected = filter_row(&padded, pw, x0, y0 + yy, kernel);
+                let bits = |r: &[f32; BLOCK]| r.map(f32::to_bits);
+                assert_eq!(bits(row), bits(&expected), "kernel {n}, row {yy}");
+            }
+        }
+    }
 }
