@@ -5,8 +5,8 @@
 //! samples but fetches their 32 corner pixels one by one, each index converted from a
 //! float with the checks `as usize` needs: about a quarter of an image's extraction. Here a
 //! vector lane is a bin: for each of the eight samples along the ridge, the eight bins'
-//! positions, floors, fractions and weights are one vector each and their corners four
-//! gathers, and each lane adds its samples in order from 0, as `bin` does — the same IEEE
+//! positions, floors, fractions and weights are one vector each, their corners come as
+//! eight-byte pairs (left and right) taken apart by shuffles, and each lane adds its samples in order from 0, as `bin` does — the same IEEE
 //! operations in the same order, no fused multiply-add, so the same bit for bit (tested
 //! against `bin`). Eight bins any of whose samples falls outside the plane's interior go
 //! to `bin`, whose clamped path they need.
@@ -148,17 +148,30 @@ fn gathered(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> Opti
         if _mm256_testz_si256(outside, outside) == 0 {
             return None;
         }
-        let below = _mm256_add_epi32(i, width);
-        // SAFETY: every lane's index is in 0 ..= len − width − 2 (just checked), so it,
-        // index + 1 and those a row below are inside `image.data`.
-        let (tl, tr, bl, br) = unsafe {
+        let mut at = [0i32; LANES];
+        // SAFETY: `at` holds 8 i32.
+        unsafe { _mm256_storeu_si256(at.as_mut_ptr().cast(), i) };
+        // Each lane's left and right corner as one 8-byte load; two lanes to a 128-bit
+        // half, then the lefts and the rights taken apart. Loads and shuffles rather than
+        // gathers, which are slow on some cores (on an Ice Lake here, one gather of eight
+        // took about as long as sixteen of these loads).
+        let corners = |offset: usize| {
+            // SAFETY: every lane's index is in 0 ..= len − width − 2 (just checked), so
+            // the two floats at it, and at it plus the width, are inside `image.data`.
+            let pair = |lane: usize| unsafe { base.add(at[lane] as usize + offset).cast::<f64>() };
+            let two = |l: usize| unsafe {
+                _mm_castpd_ps(_mm_loadh_pd(_mm_load_sd(pair(l)), pair(l + 1)))
+            };
+            let (first, second) = (
+                _mm256_set_m128(two(4), two(0)),
+                _mm256_set_m128(two(6), two(2)),
+            );
             (
-                _mm256_i32gather_ps::<4>(base, i),
-                _mm256_i32gather_ps::<4>(base.add(1), i),
-                _mm256_i32gather_ps::<4>(base, below),
-                _mm256_i32gather_ps::<4>(base.add(1), below),
+                _mm256_shuffle_ps::<0b10_00_10_00>(first, second),
+                _mm256_shuffle_ps::<0b11_01_11_01>(first, second),
             )
         };
+        let ((tl, tr), (bl, br)) = (corners(0), corners(image.width));
         let (gx, gy) = (_mm256_sub_ps(one, fx), _mm256_sub_ps(one, fy));
         let a = _mm256_add_ps(_mm256_mul_ps(tl, gx), _mm256_mul_ps(tr, fx));
         let b = _mm256_add_ps(_mm256_mul_ps(bl, gx), _mm256_mul_ps(br, fx));
