@@ -278,20 +278,41 @@ pub fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
             .collect()
     };
     let (columns, rows) = (axis(img.width, blocks.bw), axis(img.height, blocks.bh));
-    let lerp = |p: &Plane, (x0, x1, fx): (usize, usize, f32), (y0, y1, fy): (usize, usize, f32)| {
-        let a = p.data[y0 * p.width + x0] * (1.0 - fx) + p.data[y0 * p.width + x1] * fx;
-        let b = p.data[y1 * p.width + x0] * (1.0 - fx) + p.data[y1 * p.width + x1] * fx;
-        a * (1.0 - fy) + b * fy
+    // The interpolation along x, `a` and `b` of `Plane::sample`, done once per block row
+    // for every column; each image row then mixes two of these rows with its own weight,
+    // pixel by pixel in order, which the compiler vectorises.
+    let along_x = |p: &Plane| -> Vec<Vec<f32>> {
+        p.data
+            .chunks_exact(p.width)
+            .map(|blocks_row| {
+                columns
+                    .iter()
+                    .map(|&(x0, x1, fx)| blocks_row[x0] * (1.0 - fx) + blocks_row[x1] * fx)
+                    .collect()
+            })
+            .collect()
     };
+    let (mean, std) = (along_x(&mean), along_x(&std));
+    let foreground: Vec<Vec<bool>> = blocks
+        .foreground
+        .chunks_exact(blocks.bw)
+        .map(|blocks_row| (0..img.width).map(|x| blocks_row[x / BLOCK]).collect())
+        .collect();
     let mut out = Plane::filled(img.width, img.height, 0.0);
-    for (y, &row) in rows.iter().enumerate() {
-        let block_row = (y / BLOCK) * blocks.bw;
-        for (x, &column) in columns.iter().enumerate() {
-            if !blocks.foreground[block_row + x / BLOCK] {
-                continue;
-            }
-            let v = f32::from(img.pixels[y * img.width + x]);
-            out.data[y * img.width + x] = (v - lerp(&mean, column, row)) / lerp(&std, column, row);
+    let pixel_rows = img.pixels.chunks_exact(img.width);
+    let out_rows = out.data.chunks_exact_mut(img.width);
+    for (y, ((pixels, out), &(y0, y1, fy))) in pixel_rows.zip(out_rows).zip(&rows).enumerate() {
+        let means = mean[y0].iter().zip(&mean[y1]);
+        let stds = std[y0].iter().zip(&std[y1]);
+        let inside = &foreground[y / BLOCK];
+        for ((((out, &pixel), (&m0, &m1)), (&s0, &s1)), &inside) in
+            out.iter_mut().zip(pixels).zip(means).zip(stds).zip(inside)
+        {
+            let m = m0 * (1.0 - fy) + m1 * fy;
+            let s = s0 * (1.0 - fy) + s1 * fy;
+            let v = (f32::from(pixel) - m) / s;
+            // Background stays 0.
+            *out = if inside { v } else { 0.0 };
         }
     }
     out
@@ -404,4 +425,59 @@ fn debug_minutiae(img: &GrayImage, candidates: &[minutiae::Candidate]) -> ::imag
         crate::draw::minutia(&mut out, (c.x as f32, c.y as f32), c.angle, colour);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plane::xorshift32;
+    use super::*;
+
+    #[test]
+    fn normalising_row_by_row_samples_the_block_statistics_pixel_by_pixel() {
+        let mut seed = 0x51ed_270b_u32;
+        // Sizes that are and are not whole blocks; blocks in and out of the print at random.
+        for (w, h) in [(64, 40), (61, 43), (9, 17)] {
+            let img = GrayImage {
+                width: w,
+                height: h,
+                pixels: (0..w * h).map(|_| xorshift32(&mut seed) as u8).collect(),
+            };
+            let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+            let mut random =
+                |scale: f32| (xorshift32(&mut seed) % 10_000) as f32 / 10_000.0 * scale;
+            let blocks = segmentation::Blocks {
+                bw,
+                bh,
+                foreground: (0..bw * bh).map(|_| random(1.0) < 0.7).collect(),
+                mean: (0..bw * bh).map(|_| random(255.0)).collect(),
+                std: (0..bw * bh).map(|_| random(60.0)).collect(),
+                void: vec![false; bw * bh],
+            };
+            let plane = |data: Vec<f32>| Plane {
+                width: bw,
+                height: bh,
+                data,
+            };
+            let mean = plane(blocks.mean.clone());
+            let std = plane(blocks.std.iter().map(|s| s.max(1.0)).collect());
+            let out = normalise(&img, &blocks);
+            for y in 0..h {
+                for x in 0..w {
+                    let expected = if blocks.foreground[(y / BLOCK) * bw + x / BLOCK] {
+                        let (bx, by) =
+                            (x as f32 / BLOCK as f32 - 0.5, y as f32 / BLOCK as f32 - 0.5);
+                        (f32::from(img.pixels[y * w + x]) - mean.sample(bx, by))
+                            / std.sample(bx, by)
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(
+                        out.data[y * w + x].to_bits(),
+                        expected.to_bits(),
+                        "{w} x {h} at ({x}, {y})"
+                    );
+                }
+            }
+        }
+    }
 }
