@@ -42,30 +42,8 @@ impl OrientationField {
 #[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn estimate(image: &Plane, blocks: &Blocks) -> OrientationField {
     let image = &blur(image, ORIENTATION_PRESMOOTH_PX);
-    let (w, h) = (image.width, image.height);
     let (bw, bh) = (blocks.bw, blocks.bh);
-    let mut gxx = Plane::filled(bw, bh, 0.0);
-    let mut gxy = Plane::filled(bw, bh, 0.0);
-    let mut gyy = Plane::filled(bw, bh, 0.0);
-    for y in 1..h.saturating_sub(1) {
-        let (up, row, down) = (
-            &image.data[(y - 1) * w..y * w],
-            &image.data[y * w..(y + 1) * w],
-            &image.data[(y + 1) * w..(y + 2) * w],
-        );
-        let by = y / BLOCK;
-        for x in 1..w - 1 {
-            // Sobel.
-            let gx = (up[x + 1] + 2.0 * row[x + 1] + down[x + 1])
-                - (up[x - 1] + 2.0 * row[x - 1] + down[x - 1]);
-            let gy =
-                (down[x - 1] + 2.0 * down[x] + down[x + 1]) - (up[x - 1] + 2.0 * up[x] + up[x + 1]);
-            let b = by * bw + x / BLOCK;
-            gxx.data[b] += gx * gx;
-            gxy.data[b] += gx * gy;
-            gyy.data[b] += gy * gy;
-        }
-    }
+    let [gxx, gxy, gyy] = gradient_sums(image, bw, bh);
     // Doubled-angle vectors: (gx² − gy², 2 gx gy), and the gradient energy.
     let mut a = Plane::filled(bw, bh, 0.0);
     let mut b = Plane::filled(bw, bh, 0.0);
@@ -98,6 +76,70 @@ pub fn estimate(image: &Plane, blocks: &Blocks) -> OrientationField {
     }
 }
 
+/// Per block, the sums of gx², gx·gy and gy² over its pixels (Sobel gradients; the outer
+/// rows and columns of the image have none), each sum in pixel order, row by row.
+#[inline(always)]
+fn gradient_sums(image: &Plane, bw: usize, bh: usize) -> [Plane; 3] {
+    let (w, h) = (image.width, image.height);
+    let mut gxx = Plane::filled(bw, bh, 0.0);
+    let mut gxy = Plane::filled(bw, bh, 0.0);
+    let mut gyy = Plane::filled(bw, bh, 0.0);
+    // Each row's Sobel products first (vectorised), then each block's sums in pixel order,
+    // row by row: the same sums as adding pixel by pixel, without every pixel waiting on
+    // the previous one's addition to the same block.
+    let inner = w.saturating_sub(2);
+    let (mut xx, mut xy, mut yy) = (
+        vec![0.0f32; inner],
+        vec![0.0f32; inner],
+        vec![0.0f32; inner],
+    );
+    let rows = if inner == 0 { 0 } else { h.saturating_sub(1) };
+    for y in 1..rows {
+        let (up, row, down) = (
+            &image.data[(y - 1) * w..y * w],
+            &image.data[y * w..(y + 1) * w],
+            &image.data[(y + 1) * w..(y + 2) * w],
+        );
+        // Column x + 1 of the image is index x here.
+        let ((ul, uc, ur), (rl, _, rr), (dl, dc, dr)) = (
+            shifted(up, inner),
+            shifted(row, inner),
+            shifted(down, inner),
+        );
+        for x in 0..inner {
+            // Sobel.
+            let gx = (ur[x] + 2.0 * rr[x] + dr[x]) - (ul[x] + 2.0 * rl[x] + dl[x]);
+            let gy = (dl[x] + 2.0 * dc[x] + dr[x]) - (ul[x] + 2.0 * uc[x] + ur[x]);
+            xx[x] = gx * gx;
+            xy[x] = gx * gy;
+            yy[x] = gy * gy;
+        }
+        let by = y / BLOCK;
+        for bx in 0..bw {
+            // The image columns of block bx that have a gradient, as indices here.
+            let (from, to) = ((bx * BLOCK).max(1) - 1, ((bx + 1) * BLOCK).min(w - 1) - 1);
+            if from >= to {
+                continue;
+            }
+            let b = by * bw + bx;
+            for (sum, products) in [(&mut gxx, &xx), (&mut gxy, &xy), (&mut gyy, &yy)] {
+                let mut s = sum.data[b];
+                for &p in &products[from..to] {
+                    s += p;
+                }
+                sum.data[b] = s;
+            }
+        }
+    }
+    [gxx, gxy, gyy]
+}
+
+/// A row's `len` pixels from its first, second and third: each pixel's left neighbour,
+/// itself and its right neighbour, for the pixels 1 ..= len.
+fn shifted(row: &[f32], len: usize) -> (&[f32], &[f32], &[f32]) {
+    (&row[..len], &row[1..=len], &row[2..len + 2])
+}
+
 /// Smoothed doubled-angle field: (cos 2θ, sin 2θ, coherence) of the ridges.
 fn doubled_angles(a: &Plane, b: &Plane, e: &Plane, sigma: f32) -> (Plane, Plane, Plane) {
     let (a, b, e) = (blur(a, sigma), blur(b, sigma), blur(e, sigma));
@@ -119,4 +161,55 @@ fn doubled_angles(a: &Plane, b: &Plane, e: &Plane, sigma: f32) -> (Plane, Plane,
         };
     }
     (cos2, sin2, coherence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plane::xorshift32;
+    use super::*;
+
+    /// The sums pixel by pixel, each into its block as it comes: what `gradient_sums`
+    /// must equal exactly.
+    fn reference_sums(image: &Plane, bw: usize, bh: usize) -> [Plane; 3] {
+        let (w, h) = (image.width, image.height);
+        let mut sums = [0; 3].map(|_| Plane::filled(bw, bh, 0.0));
+        let at = |x: usize, y: usize| image.data[y * w + x];
+        for y in 1..h.saturating_sub(1) {
+            for x in 1..w.saturating_sub(1) {
+                let gx = (at(x + 1, y - 1) + 2.0 * at(x + 1, y) + at(x + 1, y + 1))
+                    - (at(x - 1, y - 1) + 2.0 * at(x - 1, y) + at(x - 1, y + 1));
+                let gy = (at(x - 1, y + 1) + 2.0 * at(x, y + 1) + at(x + 1, y + 1))
+                    - (at(x - 1, y - 1) + 2.0 * at(x, y - 1) + at(x + 1, y - 1));
+                let b = (y / BLOCK) * bw + x / BLOCK;
+                sums[0].data[b] += gx * gx;
+                sums[1].data[b] += gx * gy;
+                sums[2].data[b] += gy * gy;
+            }
+        }
+        sums
+    }
+
+    #[test]
+    fn the_gradient_sums_row_by_row_are_the_pixel_by_pixel_ones() {
+        let mut seed = 0x0dd_ba11_u32;
+        for (w, h) in [(64, 48), (61, 45), (9, 10), (2, 5), (3, 3), (17, 1)] {
+            let image = Plane {
+                width: w,
+                height: h,
+                data: (0..w * h)
+                    .map(|_| (xorshift32(&mut seed) % 2000) as f32 / 100.0 - 10.0)
+                    .collect(),
+            };
+            let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+            let bits = |p: &[Plane; 3]| {
+                p.each_ref()
+                    .map(|p| p.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            };
+            assert_eq!(
+                bits(&gradient_sums(&image, bw, bh)),
+                bits(&reference_sums(&image, bw, bh)),
+                "{w} x {h}"
+            );
+        }
+    }
 }

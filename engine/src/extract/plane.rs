@@ -148,7 +148,15 @@ mod tests {
     #[test]
     fn the_row_wise_blur_gives_the_pixel_wise_values() {
         let mut seed = 0x2545_f491_u32;
-        for (w, h, sigma) in [(37, 23, 0.7), (5, 9, 1.5), (3, 4, 2.0), (64, 1, 0.7)] {
+        for (w, h, sigma) in [
+            (37, 23, 0.7),
+            (5, 9, 1.5),
+            (3, 4, 2.0),
+            (64, 1, 0.7),
+            (83, 41, 0.7),
+            (130, 20, 3.0),
+            (16, 30, 1.5),
+        ] {
             let data = (0..w * h)
                 .map(|_| (xorshift32(&mut seed) % 1000) as f32 / 100.0 - 5.0)
                 .collect();
