@@ -68,6 +68,44 @@ pub(crate) fn xorshift32(state: &mut u32) -> u32 {
     *state
 }
 
+/// Times a word whose bytes are 0 or 1, this puts byte j's bit at bit 56 + j: the partial
+/// products all land on different bits, so nothing carries.
+const GATHER_BYTES: u64 = 0x0102_0408_1020_4080;
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Up to eight pixels (bytes) as a word, the missing ones past the slice's end 0, and a
+/// byte mask of the pixels there are.
+#[inline(always)]
+fn eight_pixels(pixels: &[u8]) -> (u64, u64) {
+    let mut b = [0u8; 8];
+    b[..pixels.len()].copy_from_slice(pixels);
+    let present = if pixels.len() >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * pixels.len())) - 1
+    };
+    (u64::from_le_bytes(b), present)
+}
+
+/// Bit j set when pixel j of up to eight is equal to `value`: compared eight at a time in
+/// a word (the bytes equal to `value` become 0, and an exact test sets the high bit of
+/// exactly those), then gathered into one byte.
+#[inline(always)]
+pub fn equal_bits(pixels: &[u8], value: u8) -> u8 {
+    let (x, present) = eight_pixels(pixels);
+    let t = x ^ (LOW_BITS * u64::from(value));
+    let zero = !(((t & !HIGH_BITS) + !HIGH_BITS) | t) & HIGH_BITS & present;
+    ((zero >> 7).wrapping_mul(GATHER_BYTES) >> 56) as u8
+}
+
+/// Bit j set when pixel j of up to eight is odd.
+#[inline(always)]
+pub fn odd_bits(pixels: &[u8]) -> u8 {
+    let (x, _) = eight_pixels(pixels);
+    ((x & LOW_BITS).wrapping_mul(GATHER_BYTES) >> 56) as u8
+}
+
 /// A normalised 1-D Gaussian kernel of standard deviation `sigma` (radius 3σ).
 pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     let radius = (3.0 * sigma).ceil().max(1.0) as isize;

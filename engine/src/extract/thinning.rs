@@ -2,6 +2,8 @@
 //! parallel algorithm for thinning digital patterns", CACM 27(3), 1984), the two
 //! sub-iterations' deletion rules applied to 64 pixels at a time with bitwise logic.
 
+use super::plane::{equal_bits, odd_bits};
+
 /// The 8 neighbours of a pixel, clockwise from north: P2..P9 in Zhang and Suen's naming.
 pub const NEIGHBOURS: [(isize, isize); 8] = [
     (0, -1),
@@ -155,7 +157,7 @@ impl Bits {
             for (k, chunk) in row.chunks(64).enumerate() {
                 let (mut on, mut candidate) = (0u64, 0u64);
                 for (e, eight) in chunk.chunks(8).enumerate() {
-                    let (o, c) = pack(eight);
+                    let (o, c) = (odd_bits(eight), equal_bits(eight, 1));
                     on |= u64::from(o) << (8 * e);
                     candidate |= u64::from(c) << (8 * e);
                 }
@@ -214,28 +216,6 @@ impl Bits {
             }
         }
     }
-}
-
-/// Up to eight pixels as bits (pixel j: bit j): those whose value is odd, and those equal
-/// to 1, eight at a time in a word (the bytes' low bits, and an exact test for bytes equal
-/// to 1, gathered into one byte by a multiplication).
-#[inline(always)]
-fn pack(pixels: &[u8]) -> (u8, u8) {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Times a word whose bytes are 0 or 1, this puts byte j's bit at bit 56 + j: the
-    // partial products all land on different bits, so nothing carries.
-    const GATHER: u64 = 0x0102_0408_1020_4080;
-    let mut b = [0u8; 8];
-    b[..pixels.len()].copy_from_slice(pixels);
-    let x = u64::from_le_bytes(b);
-    let odd = ((x & LOW).wrapping_mul(GATHER) >> 56) as u8;
-    // A byte of x ^ LOW is 0 exactly when the pixel is 1; its high bit after this is set
-    // exactly for the zero bytes (no carry crosses a byte).
-    let t = x ^ LOW;
-    let zero = !(((t & !HIGH) + !HIGH) | t) & HIGH;
-    let one = ((zero >> 7).wrapping_mul(GATHER) >> 56) as u8;
-    (odd, one)
 }
 
 /// Bit by bit, whether rule `r` ([`tables`]) deletes a pixel whose neighbours P2 .. P9 are
@@ -323,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn packing_eight_pixels_finds_the_odd_ones_and_the_ones() {
+    fn eight_pixels_as_bits_are_the_odd_ones_and_those_of_a_value() {
         let mut seed = 0x7a11_0c8d_u32;
         let values = [0u8, 1, 2, 3, 128, 129, 254, 255];
         for n in 0..20_000 {
@@ -331,12 +311,23 @@ mod tests {
             let pixels: Vec<u8> = (0..len)
                 .map(|_| values[xorshift32(&mut seed) as usize % values.len()])
                 .collect();
-            let (mut odd, mut one) = (0u8, 0u8);
+            let (mut odd, mut one, mut zero, mut top) = (0u8, 0u8, 0u8, 0u8);
             for (j, &v) in pixels.iter().enumerate() {
                 odd |= (v & 1) << j;
                 one |= u8::from(v == 1) << j;
+                zero |= u8::from(v == 0) << j;
+                top |= u8::from(v == 255) << j;
             }
-            assert_eq!(pack(&pixels), (odd, one), "{pixels:?}");
+            assert_eq!(
+                (
+                    odd_bits(&pixels),
+                    equal_bits(&pixels, 1),
+                    equal_bits(&pixels, 0),
+                    equal_bits(&pixels, 255)
+                ),
+                (odd, one, zero, top),
+                "{pixels:?}"
+            );
         }
     }
 
