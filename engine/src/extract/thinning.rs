@@ -74,12 +74,15 @@ fn clear_border(grid: &mut [u8], w: usize, h: usize) {
 /// Sixty-four pixels at a time: each row is kept as bits (`Bits`), and a pass of a rule
 /// works out, for every pixel of a word at once, the neighbour count, the crossing of the
 /// ring and the rule's own conditions with bitwise logic (`doomed_in`), which is what
-/// [`tables`] says pixel by pixel (tested against it and against the pixel-by-pixel
-/// thinning). Zhang and Suen's passes are parallel — a pass decides on the image as it was
+/// the rules say pixel by pixel (tested against a table of them for all 256
+/// neighbourhoods, and against the pixel-by-pixel thinning). Zhang and Suen's passes are parallel — a pass decides on the image as it was
 /// when the pass began — so deciding a word's pixels together changes nothing. After the
 /// first pass of each rule only the words next to one with a deletion since that rule last
 /// looked are looked at again: a pixel's fate depends on its neighbourhood alone.
 pub fn thin(grid: &mut [u8], w: usize, h: usize) {
+    if w == 0 || h == 0 {
+        return;
+    }
     clear_border(grid, w, h);
     let mut bits = Bits::of(grid, w, h);
     let before = bits.candidate.clone();
@@ -135,7 +138,7 @@ pub fn thin(grid: &mut [u8], w: usize, h: usize) {
 }
 
 /// A binary image as rows of 64-pixel words (bit j of word k: pixel 64·k + j; the bits past
-/// the width 0): `on`, the pixels whose value is odd (what [`ring`] reads), and
+/// the width 0): `on`, the pixels whose value is odd (what [`neighbourhood`] reads), and
 /// `candidate`, those equal to 1 (the only ones a rule deletes).
 struct Bits {
     width: usize,
@@ -218,7 +221,7 @@ impl Bits {
     }
 }
 
-/// Bit by bit, whether rule `r` ([`tables`]) deletes a pixel whose neighbours P2 .. P9 are
+/// Bit by bit, whether rule `r` (the first or second sub-iteration's) deletes a pixel whose neighbours P2 .. P9 are
 /// the bits of `p`: 2 to 6 neighbours set, exactly one 0 → 1 step around the ring, and the
 /// rule's two products of three neighbours 0.
 #[inline(always)]

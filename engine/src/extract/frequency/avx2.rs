@@ -44,9 +44,9 @@ pub(super) unsafe fn signature(
     (across_x, across_y): (f32, f32),
 ) -> [f32; FREQUENCY_WINDOW] {
     let mut out = [0.0f32; FREQUENCY_WINDOW];
-    // Gathers take i32 indices: a plane too large for them (none the extractor makes: its
-    // images are at most 4000 × 4000 before resampling) goes bin by bin.
-    let gatherable =
+    // The corners are found by i32 indices: a plane too large for them (none the extractor
+    // makes: its images are at most 4000 × 4000 before resampling) goes bin by bin.
+    let indexable =
         image.data.len() == image.width * image.height && i32::try_from(image.data.len()).is_ok();
     let (w, h) = (
         _mm256_set1_ps(image.width as f32),
@@ -95,9 +95,9 @@ pub(super) unsafe fn signature(
                 _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_add_ps(y0, one), h),
             );
         }
-        if gatherable
+        if indexable
             && _mm256_movemask_ps(inside) == 0xff
-            && let Some(acc) = gathered(image, position)
+            && let Some(acc) = inside_sums(image, position)
         {
             // SAFETY: `chunk` holds 8 f32.
             unsafe { _mm256_storeu_ps(chunk.as_mut_ptr(), acc) };
@@ -119,11 +119,11 @@ pub(super) unsafe fn signature(
 
 /// The eight bins whose samples lie at `position(m)`, m = 0 .. ALONG, all inside the
 /// plane: each lane the in-order sum of its samples. Every index is checked against the
-/// plane's length before its gathers (which the test above already ensures): none, if one
+/// plane's length before it is read (which the test above already ensures): none, if one
 /// would not fit (the caller then goes bin by bin).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn gathered(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> Option<__m256> {
+fn inside_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> Option<__m256> {
     let width = _mm256_set1_epi32(image.width as i32);
     // The largest index whose neighbour to the right one row below is in the plane; the
     // caller has checked that the length fits an i32.
@@ -158,10 +158,13 @@ fn gathered(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> Opti
         let corners = |offset: usize| {
             // SAFETY: every lane's index is in 0 ..= len − width − 2 (just checked), so
             // the two floats at it, and at it plus the width, are inside `image.data`.
-            let pair = |lane: usize| unsafe { base.add(at[lane] as usize + offset).cast::<f64>() };
-            let two = |l: usize| unsafe {
-                _mm_castpd_ps(_mm_loadh_pd(_mm_load_sd(pair(l)), pair(l + 1)))
+            // (Read as unaligned integers: the pairs lie on any 4-byte boundary.)
+            let pair = |lane: usize| unsafe {
+                base.add(at[lane] as usize + offset)
+                    .cast::<i64>()
+                    .read_unaligned()
             };
+            let two = |l: usize| _mm_castsi128_ps(_mm_set_epi64x(pair(l + 1), pair(l)));
             let (first, second) = (
                 _mm256_set_m128(two(4), two(0)),
                 _mm256_set_m128(two(6), two(2)),
