@@ -4,7 +4,7 @@
 //! islands and bridges.
 
 use super::params::*;
-use super::plane::Plane;
+use super::plane::{Plane, equal_bits, row_words};
 
 /// 1 for ridge, 0 for valley or background.
 pub fn binarize(enhanced: &Plane, inside: impl Fn(usize, usize) -> bool) -> Vec<u8> {
@@ -85,13 +85,7 @@ fn remove_small(g: &mut [u8], w: usize, h: usize, value: u8, min_area: usize) {
 /// than pixel by pixel with a branch on each.
 fn row_runs(row: &[u8], value: u8, bits: &mut Vec<u64>, mut run: impl FnMut(usize, usize)) {
     bits.clear();
-    for word in row.chunks(64) {
-        let mut m = 0u64;
-        for (e, eight) in word.chunks(8).enumerate() {
-            m |= u64::from(super::plane::equal_bits(eight, value)) << (8 * e);
-        }
-        bits.push(m);
-    }
+    bits.extend(row_words(row, |eight| equal_bits(eight, value)));
     let mut start = 0;
     for (k, &m) in bits.iter().enumerate() {
         let before = if k > 0 { bits[k - 1] >> 63 } else { 0 };

@@ -65,34 +65,42 @@ fn bin(image: &Plane, x: f32, y: f32, along_x: f32, along_y: f32) -> f32 {
     acc
 }
 
-/// The signature of the block centred at `centre`: bin k is [`bin`] at `k −
-/// FREQUENCY_WINDOW / 2` pixels across the ridge. Eight bins at a time where the processor
-/// has AVX2 (`avx2::signature`, the same values), else bin by bin.
+/// Bin `k` of the signature of the block centred at (cx, cy) with the ridge along
+/// (along_x, along_y): [`bin`] at `k − FREQUENCY_WINDOW / 2` pixels across the ridge.
+#[inline(always)]
+fn signature_bin(
+    image: &Plane,
+    (cx, cy): (f32, f32),
+    (along_x, along_y): (f32, f32),
+    k: usize,
+) -> f32 {
+    let t = k as f32 - FREQUENCY_WINDOW as f32 / 2.0;
+    // Across the ridge: the direction along it turned by a quarter.
+    let (across_x, across_y) = (-along_y, along_x);
+    bin(
+        image,
+        cx + t * across_x,
+        cy + t * across_y,
+        along_x,
+        along_y,
+    )
+}
+
+/// The signature of the block centred at `centre`, bin by bin [`signature_bin`]: eight
+/// bins at a time where the processor has AVX2 (`avx2::signature`, the same values).
 #[inline(always)]
 #[allow(unsafe_code)]
 fn block_signature(
     image: &Plane,
-    (cx, cy): (f32, f32),
-    (along_x, along_y): (f32, f32),
-    (across_x, across_y): (f32, f32),
+    centre: (f32, f32),
+    along: (f32, f32),
 ) -> [f32; FREQUENCY_WINDOW] {
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
         // SAFETY: the processor has AVX2 (checked just above).
-        return unsafe {
-            avx2::signature(image, (cx, cy), (along_x, along_y), (across_x, across_y))
-        };
+        return unsafe { avx2::signature(image, centre, along) };
     }
-    std::array::from_fn(|k| {
-        let t = k as f32 - FREQUENCY_WINDOW as f32 / 2.0;
-        bin(
-            image,
-            cx + t * across_x,
-            cy + t * across_y,
-            along_x,
-            along_y,
-        )
-    })
+    std::array::from_fn(|k| signature_bin(image, centre, along, k))
 }
 
 /// The ridge period per block, and how much of each block's signature is a regular wave.
@@ -130,13 +138,11 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Rid
             }
             let theta = field.angle(bx, by);
             let (along_x, along_y) = (theta.cos(), theta.sin());
-            let (across_x, across_y) = (-along_y, along_x);
             let (cx, cy) = (
                 (bx * BLOCK) as f32 + BLOCK as f32 / 2.0,
                 (by * BLOCK) as f32 + BLOCK as f32 / 2.0,
             );
-            let signature =
-                block_signature(image, (cx, cy), (along_x, along_y), (across_x, across_y));
+            let signature = block_signature(image, (cx, cy), (along_x, along_y));
             signal.data[i] = waves.ridge_signal(&signature);
             if let Some(p) = period_of(&signature) {
                 period.data[i] = p;

@@ -252,16 +252,7 @@ fn template_of(input: &GrayImage, ppi: f32, minutiae: Vec<Minutia>, quality: u8)
 /// multiply-adds, exact roundings; the FVC2002 templates are byte-identical).
 #[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]
 pub fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
-    let mean = Plane {
-        width: blocks.bw,
-        height: blocks.bh,
-        data: blocks.mean.clone(),
-    };
-    let std = Plane {
-        width: blocks.bw,
-        height: blocks.bh,
-        data: blocks.std.iter().map(|s| s.max(1.0)).collect(),
-    };
+    let std: Vec<f32> = blocks.std.iter().map(|s| s.max(1.0)).collect();
     // Bilinear interpolation between block centres, with its per-column and per-row
     // weights worked out once (the same arithmetic as `Plane::sample`, clamped at the
     // borders).
@@ -281,9 +272,9 @@ pub fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
     // The interpolation along x, `a` and `b` of `Plane::sample`, done once per block row
     // for every column; each image row then mixes two of these rows with its own weight,
     // pixel by pixel in order, which the compiler vectorises.
-    let along_x = |p: &Plane| -> Vec<Vec<f32>> {
-        p.data
-            .chunks_exact(p.width)
+    let along_x = |per_block: &[f32]| -> Vec<Vec<f32>> {
+        per_block
+            .chunks_exact(blocks.bw)
             .map(|blocks_row| {
                 columns
                     .iter()
@@ -292,7 +283,7 @@ pub fn normalise(img: &GrayImage, blocks: &segmentation::Blocks) -> Plane {
             })
             .collect()
     };
-    let (mean, std) = (along_x(&mean), along_x(&std));
+    let (mean, std) = (along_x(&blocks.mean), along_x(&std));
     let foreground: Vec<Vec<bool>> = blocks
         .foreground
         .chunks_exact(blocks.bw)

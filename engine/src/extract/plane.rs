@@ -106,6 +106,17 @@ pub fn odd_bits(pixels: &[u8]) -> u8 {
     ((x & LOW_BITS).wrapping_mul(GATHER_BYTES) >> 56) as u8
 }
 
+/// A row of pixels as 64-pixel words (bit j of word k: pixel 64·k + j, the bits past
+/// the row's end 0), eight pixels at a time by `bits` ([`equal_bits`], [`odd_bits`]).
+#[inline(always)]
+pub fn row_words(row: &[u8], bits: impl Fn(&[u8]) -> u8) -> impl Iterator<Item = u64> {
+    row.chunks(64).map(move |word| {
+        word.chunks(8)
+            .enumerate()
+            .fold(0u64, |m, (e, eight)| m | u64::from(bits(eight)) << (8 * e))
+    })
+}
+
 /// A normalised 1-D Gaussian kernel of standard deviation `sigma` (radius 3σ).
 pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     let radius = (3.0 * sigma).ceil().max(1.0) as isize;

@@ -2,7 +2,7 @@
 //! parallel algorithm for thinning digital patterns", CACM 27(3), 1984), the two
 //! sub-iterations' deletion rules applied to 64 pixels at a time with bitwise logic.
 
-use super::plane::{equal_bits, odd_bits};
+use super::plane::{equal_bits, odd_bits, row_words};
 
 /// The 8 neighbours of a pixel, clockwise from north: P2..P9 in Zhang and Suen's naming.
 pub const NEIGHBOURS: [(isize, isize); 8] = [
@@ -157,15 +157,13 @@ impl Bits {
             candidate: vec![0; words * h],
         };
         for (y, row) in grid.chunks_exact(w).enumerate().take(h) {
-            for (k, chunk) in row.chunks(64).enumerate() {
-                let (mut on, mut candidate) = (0u64, 0u64);
-                for (e, eight) in chunk.chunks(8).enumerate() {
-                    let (o, c) = (odd_bits(eight), equal_bits(eight, 1));
-                    on |= u64::from(o) << (8 * e);
-                    candidate |= u64::from(c) << (8 * e);
-                }
-                bits.on[y * words + k] = on;
-                bits.candidate[y * words + k] = candidate;
+            let at = y * words..(y + 1) * words;
+            for (to, word) in bits.on[at.clone()].iter_mut().zip(row_words(row, odd_bits)) {
+                *to = word;
+            }
+            let candidates = row_words(row, |eight| equal_bits(eight, 1));
+            for (to, word) in bits.candidate[at].iter_mut().zip(candidates) {
+                *to = word;
             }
         }
         bits

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use super::super::params::{FREQUENCY_WIDTH, FREQUENCY_WINDOW};
 use super::super::plane::Plane;
-use super::{ALONG, bin};
+use super::{ALONG, signature_bin};
 
 /// Bins per vector.
 const LANES: usize = 8;
@@ -30,9 +30,8 @@ pub(super) fn available() -> bool {
     *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx2"))
 }
 
-/// The signature of the block centred at (cx, cy), `t` pixels across the ridge for bin
-/// `t + FREQUENCY_WINDOW / 2`: what `super::estimate` computes bin by bin with
-/// [`bin`], the same values.
+/// The signature of the block centred at (cx, cy) with the ridge along (along_x,
+/// along_y): what [`signature_bin`] gives bin by bin, the same values.
 ///
 /// # Safety
 /// The processor must have AVX2 ([`available`]).
@@ -41,8 +40,8 @@ pub(super) unsafe fn signature(
     image: &Plane,
     (cx, cy): (f32, f32),
     (along_x, along_y): (f32, f32),
-    (across_x, across_y): (f32, f32),
 ) -> [f32; FREQUENCY_WINDOW] {
+    let (across_x, across_y) = (-along_y, along_x);
     let mut out = [0.0f32; FREQUENCY_WINDOW];
     // The corners are found by i32 indices: a plane too large for them (none the extractor
     // makes: its images are at most 4000 × 4000 before resampling) goes bin by bin.
@@ -104,14 +103,7 @@ pub(super) unsafe fn signature(
             continue;
         }
         for (l, v) in chunk.iter_mut().enumerate() {
-            let t = (group * LANES + l) as f32 - FREQUENCY_WINDOW as f32 / 2.0;
-            *v = bin(
-                image,
-                cx + t * across_x,
-                cy + t * across_y,
-                along_x,
-                along_y,
-            );
+            *v = signature_bin(image, (cx, cy), (along_x, along_y), group * LANES + l);
         }
     }
     out
@@ -208,20 +200,10 @@ mod tests {
             }
             let theta = next() * std::f32::consts::TAU;
             let (along_x, along_y) = (theta.cos(), theta.sin());
-            let (across_x, across_y) = (-along_y, along_x);
-            let expected: [f32; FREQUENCY_WINDOW] = std::array::from_fn(|k| {
-                let t = k as f32 - FREQUENCY_WINDOW as f32 / 2.0;
-                bin(
-                    &image,
-                    cx + t * across_x,
-                    cy + t * across_y,
-                    along_x,
-                    along_y,
-                )
-            });
+            let expected: [f32; FREQUENCY_WINDOW] =
+                std::array::from_fn(|k| signature_bin(&image, (cx, cy), (along_x, along_y), k));
             // SAFETY: the processor has AVX2 (checked above).
-            let got =
-                unsafe { signature(&image, (cx, cy), (along_x, along_y), (across_x, across_y)) };
+            let got = unsafe { signature(&image, (cx, cy), (along_x, along_y)) };
             let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&expected), "at ({cx}, {cy}), {theta}");
             if (20.0..77.0).contains(&cx) && (20.0..63.0).contains(&cy) {
