@@ -1,7 +1,9 @@
 //! Float planes (row-major `f32` images) and the few operations the pipeline shares.
 
-/// A row-major plane of `f32`.
-#[derive(Debug, Clone, PartialEq)]
+/// A row-major plane of `f32`. Image-sized planes take their buffers from, and give them
+/// back to, a small pool of this thread's ([`scratch`]), so that extracting one image after
+/// another reuses memory instead of asking the system for fresh pages each time.
+#[derive(Debug, PartialEq)]
 pub struct Plane {
     /// Width.
     pub width: usize,
@@ -17,7 +19,7 @@ impl Plane {
         Self {
             width,
             height,
-            data: vec![value; width * height],
+            data: scratch::take(width * height, value),
         }
     }
 
@@ -56,6 +58,115 @@ impl Plane {
         let a = self.clamped(x0, y0) * (1.0 - fx) + self.clamped(x0 + 1, y0) * fx;
         let b = self.clamped(x0, y0 + 1) * (1.0 - fx) + self.clamped(x0 + 1, y0 + 1) * fx;
         a * (1.0 - fy) + b * fy
+    }
+}
+
+impl Clone for Plane {
+    fn clone(&self) -> Self {
+        let data = scratch::copy(&self.data);
+        Self {
+            width: self.width,
+            height: self.height,
+            data,
+        }
+    }
+}
+
+impl Drop for Plane {
+    fn drop(&mut self) {
+        scratch::give_back(std::mem::take(&mut self.data));
+    }
+}
+
+/// Each thread's spare plane buffers.
+///
+/// The extractor's planes of an image's size (about 0.6 MB for a 388 × 374 print) are
+/// above the size from which the C library's allocator maps fresh memory for each request
+/// and unmaps it when it is freed, so every such plane cost a page fault per 4 KB on its
+/// first writes: about a fifth of an extraction's time (measured: the whole extraction of
+/// one DB1_B image took 0.75–0.8 of its time with the allocator told to keep its memory).
+/// Buffers of at least [`MIN_FLOATS`] go back to this pool when their plane is dropped, up
+/// to [`MAX_BUFFERS`] buffers and [`MAX_FLOATS`] in all per thread, and new planes take
+/// the smallest that fits. Values are always written before a plane is handed out.
+pub mod scratch {
+    use std::cell::RefCell;
+
+    /// Smaller buffers come from the allocator's own free lists, which are cheap.
+    pub const MIN_FLOATS: usize = 16 * 1024;
+    /// Buffers a thread keeps at most.
+    pub const MAX_BUFFERS: usize = 12;
+    /// Floats a thread keeps at most (32 MB): enough for every plane of an image of a
+    /// million pixels; one much larger image's buffers are not kept.
+    pub const MAX_FLOATS: usize = 8 * 1024 * 1024;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The smallest spare buffer that holds `n` values, emptied.
+    fn spare(n: usize) -> Option<Vec<f32>> {
+        if n < MIN_FLOATS {
+            return None;
+        }
+        let mut buffer = SPARE
+            .try_with(|spare| {
+                let mut spare = spare.borrow_mut();
+                let best = (0..spare.len())
+                    .filter(|&i| spare[i].capacity() >= n)
+                    .min_by_key(|&i| spare[i].capacity())?;
+                Some(spare.swap_remove(best))
+            })
+            .ok()
+            .flatten()?;
+        buffer.clear();
+        Some(buffer)
+    }
+
+    /// A buffer of `n` values `value`: a spare one if one holds them, else a new one.
+    pub fn take(n: usize, value: f32) -> Vec<f32> {
+        match spare(n) {
+            Some(mut buffer) => {
+                buffer.resize(n, value);
+                buffer
+            }
+            None => vec![value; n],
+        }
+    }
+
+    /// A copy of `values` in a spare buffer if one holds them, else in a new one.
+    pub fn copy(values: &[f32]) -> Vec<f32> {
+        match spare(values.len()) {
+            Some(mut buffer) => {
+                buffer.extend_from_slice(values);
+                buffer
+            }
+            None => values.to_vec(),
+        }
+    }
+
+    /// Keeps `buffer` for a later plane of this thread, if it is large enough to be worth
+    /// it and the pool has room.
+    pub fn give_back(buffer: Vec<f32>) {
+        let size = buffer.capacity();
+        if !(MIN_FLOATS..=MAX_FLOATS).contains(&size) {
+            return;
+        }
+        // During the thread's exit the pool may be gone: the buffer is then just freed.
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            let kept: usize = spare.iter().map(Vec::capacity).sum();
+            if spare.len() < MAX_BUFFERS && kept + size <= MAX_FLOATS {
+                spare.push(buffer);
+            }
+        });
+    }
+
+    /// How many buffers this thread keeps, and their floats in all.
+    pub fn kept() -> (usize, usize) {
+        SPARE.with(|spare| {
+            let spare = spare.borrow();
+            (spare.len(), spare.iter().map(Vec::capacity).sum())
+        })
     }
 }
 
@@ -172,6 +283,66 @@ pub fn blur(p: &Plane, sigma: f32) -> Plane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dropped_plane_s_buffer_serves_the_next_plane_that_fits_it_freshly_filled() {
+        // Each test runs on a thread of its own: its pool starts empty.
+        assert_eq!(scratch::kept(), (0, 0));
+        let mut big = Plane::filled(400, 300, 1.0);
+        big.data.iter_mut().for_each(|v| *v = 7.0);
+        let at = big.data.as_ptr();
+        drop(big);
+        assert_eq!(scratch::kept(), (1, 400 * 300));
+        // A smaller plane takes it, filled with its own value, none of the old ones.
+        let next = Plane::filled(300, 300, 2.5);
+        assert_eq!(next.data.as_ptr(), at);
+        assert_eq!(next.data.len(), 300 * 300);
+        assert!(next.data.iter().all(|&v| v == 2.5));
+        assert_eq!(scratch::kept(), (0, 0));
+        // A copy takes a spare buffer too, and holds the same values.
+        let mut other = Plane::filled(400, 300, 0.0);
+        other.data[12_345] = 3.0;
+        drop(other);
+        let copy = next.clone();
+        assert_eq!(copy, next);
+        assert_eq!(scratch::kept(), (0, 0));
+        // One too large for every spare buffer gets a new one; small planes are not kept.
+        drop(copy);
+        let larger = Plane::filled(400, 301, 0.0);
+        assert_eq!(scratch::kept(), (1, 400 * 300));
+        drop(Plane::filled(10, 10, 0.0));
+        assert_eq!(scratch::kept(), (1, 400 * 300));
+        drop((larger, next));
+        assert_eq!(scratch::kept(), (3, 400 * 300 * 2 + 400 * 301));
+    }
+
+    #[test]
+    fn the_pool_keeps_at_most_its_buffers_and_floats() {
+        let (min, most) = (scratch::MIN_FLOATS, scratch::MAX_FLOATS);
+        let planes: Vec<Plane> = (0..scratch::MAX_BUFFERS + 3)
+            .map(|_| Plane::filled(min, 1, 0.0))
+            .collect();
+        drop(planes);
+        assert_eq!(
+            scratch::kept(),
+            (scratch::MAX_BUFFERS, scratch::MAX_BUFFERS * min)
+        );
+        // Taken back, they empty the pool.
+        let planes: Vec<Plane> = (0..scratch::MAX_BUFFERS)
+            .map(|_| Plane::filled(min, 1, 0.0))
+            .collect();
+        assert_eq!(scratch::kept(), (0, 0));
+        drop(Plane::filled(most + 1, 1, 0.0));
+        assert_eq!(scratch::kept(), (0, 0), "above the most floats kept");
+        drop(Plane::filled(min, 1, 0.0));
+        drop(Plane::filled(most, 1, 0.0));
+        assert_eq!(
+            scratch::kept(),
+            (1, min),
+            "the pool would hold too many floats"
+        );
+        drop(planes);
+    }
 
     /// The blur pixel by pixel, taps in kernel order: what `blur` must equal exactly.
     fn reference_blur(p: &Plane, sigma: f32) -> Plane {
