@@ -245,9 +245,50 @@ impl Waves {
 }
 
 /// The mean distance between the maxima of a signature, if it is a plausible period.
-fn period_of(signature: &[f32]) -> Option<f32> {
+///
+/// Written without data-dependent branches or index clamps (the first version's clamped
+/// neighbours became gathers and its peak test a branch per bin): the ends of the
+/// smoothing are worked out apart, and the peaks are the set bits of a mask. The same
+/// values as [`period_of_bin_by_bin`] (tested).
+#[inline(always)]
+fn period_of(signature: &[f32; FREQUENCY_WINDOW]) -> Option<f32> {
+    const N: usize = FREQUENCY_WINDOW;
+    // Light smoothing against pixel noise, the ends repeating their own value.
+    let smooth = |a: f32, b: f32, c: f32| 0.25 * a + 0.5 * b + 0.25 * c;
+    let mut s = [0.0f32; N];
+    s[0] = smooth(signature[0], signature[0], signature[1]);
+    for i in 1..N - 1 {
+        s[i] = smooth(signature[i - 1], signature[i], signature[i + 1]);
+    }
+    s[N - 1] = smooth(signature[N - 2], signature[N - 1], signature[N - 1]);
+    let (mut min, mut max) = (f32::MAX, f32::MIN);
+    for &v in &s {
+        (min, max) = (min.min(v), max.max(v));
+    }
+    if max - min < 1e-3 {
+        return None;
+    }
+    // Only the first and last peak and their count make the period.
+    let floor = min + 0.3 * (max - min);
+    let mut peaks = 0u32;
+    for i in 1..N - 1 {
+        let peak = s[i] > s[i - 1] && s[i] >= s[i + 1] && s[i] > floor;
+        peaks |= u32::from(peak) << i;
+    }
+    let count = peaks.count_ones();
+    if count < 2 {
+        return None;
+    }
+    let (first, last) = (peaks.trailing_zeros(), 31 - peaks.leading_zeros());
+    let p = (last as f32 - first as f32) / (count - 1) as f32;
+    (PERIOD_RANGE.0..=PERIOD_RANGE.1).contains(&p).then_some(p)
+}
+const _: () = assert!(FREQUENCY_WINDOW <= 32);
+
+/// The first version of [`period_of`], bin by bin: the reference its tests compare with.
+#[cfg(test)]
+fn period_of_bin_by_bin(signature: &[f32]) -> Option<f32> {
     let n = signature.len();
-    // Light smoothing against pixel noise.
     let mut s = [0.0f32; FREQUENCY_WINDOW];
     for i in 0..n {
         let a = signature[i.saturating_sub(1)];
@@ -260,7 +301,6 @@ fn period_of(signature: &[f32]) -> Option<f32> {
     if max - min < 1e-3 {
         return None;
     }
-    // Only the first and last peak and their count make the period.
     let (mut first, mut last, mut peaks) = (0.0f32, 0.0f32, 0usize);
     for i in 1..n - 1 {
         if s[i] > s[i - 1] && s[i] >= s[i + 1] && s[i] > min + 0.3 * (max - min) {
@@ -295,6 +335,36 @@ fn random_plane(width: usize, height: usize, lowest: f32, next: &mut impl FnMut(
 mod tests {
     use super::super::plane::xorshift32;
     use super::*;
+
+    #[test]
+    fn the_period_from_a_peak_mask_is_the_bin_by_bin_one() {
+        let mut seed = 0x51ed_270b_u32;
+        let mut next = move || xorshift32(&mut seed) as f32 / u32::MAX as f32;
+        let mut found = 0;
+        for n in 0..50_000 {
+            // Waves of every plausible period and phase, with noise; flat and nearly
+            // flat ones; plateaus (equal neighbours) from coarse steps.
+            let period = 3.0 + 15.0 * next();
+            let (phase, noise, height) = (next() * 7.0, next() * 40.0, next() * 100.0);
+            let signature: [f32; FREQUENCY_WINDOW] = std::array::from_fn(|k| {
+                let v = height * (std::f32::consts::TAU * k as f32 / period + phase).sin()
+                    + noise * (next() - 0.5);
+                match n % 4 {
+                    0 => (v / 8.0).round() * 8.0,
+                    1 => v * 1e-5,
+                    _ => v,
+                }
+            });
+            let expected = period_of_bin_by_bin(&signature);
+            assert_eq!(
+                period_of(&signature).map(f32::to_bits),
+                expected.map(f32::to_bits),
+                "{signature:?}"
+            );
+            found += usize::from(expected.is_some());
+        }
+        assert!((10_000..45_000).contains(&found), "{found} periods found");
+    }
 
     #[test]
     fn the_dispatched_ridge_signal_is_the_scalar_one_of_the_same_signatures() {
