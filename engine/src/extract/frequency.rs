@@ -130,6 +130,10 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Rid
     let mut period = Plane::filled(bw, bh, 0.0);
     let mut signal = Plane::filled(bw, bh, 0.0);
     let mut weight = Plane::filled(bw, bh, 0.0);
+    // Signatures waiting for their ridge signal, worked out SIGNAL_BATCH at a time.
+    let mut batch = [[0.0f32; FREQUENCY_WINDOW]; SIGNAL_BATCH];
+    let mut batched = [0usize; SIGNAL_BATCH];
+    let mut count = 0;
     for by in 0..bh {
         for bx in 0..bw {
             let i = by * bw + bx;
@@ -143,12 +147,24 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Rid
                 (by * BLOCK) as f32 + BLOCK as f32 / 2.0,
             );
             let signature = block_signature(image, (cx, cy), (along_x, along_y));
-            signal.data[i] = waves.ridge_signal(&signature);
             if let Some(p) = period_of(&signature) {
                 period.data[i] = p;
                 weight.data[i] = field.coherence.data[i].max(0.05);
             }
+            (batch[count], batched[count]) = (signature, i);
+            count += 1;
+            if count == SIGNAL_BATCH {
+                let signals = waves.ridge_signals(&batch);
+                for (&i, &v) in batched.iter().zip(&signals) {
+                    signal.data[i] = v;
+                }
+                count = 0;
+            }
         }
+    }
+    let signals = waves.ridge_signals(&batch);
+    for (&i, &v) in batched[..count].iter().zip(&signals) {
+        signal.data[i] = v;
     }
     // Weighted smoothing: valid estimates spread into their neighbours and replace the
     // invalid ones; the median stands in where nothing is near.
@@ -172,6 +188,9 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Rid
     }
     RidgeFrequency { period, signal }
 }
+
+/// Signatures whose ridge signals are worked out together.
+const SIGNAL_BATCH: usize = 16;
 
 /// Lanes of the ridge signal's tables: the candidate periods, padded with zeros to a
 /// vector's width.
@@ -212,11 +231,72 @@ impl Waves {
         w
     }
 
+    /// [`Waves::ridge_signal`] of `SIGNAL_BATCH` signatures at once, a vector lane per
+    /// signature: each lane's operations are those of `ridge_signal`, in the same order,
+    /// so the values are the same (tested). One signature alone is a chain of dependent
+    /// additions (its sum, its energy, each projection over 32 samples); side by side,
+    /// the chains of 16 signatures advance together. (The table's padding lanes are left
+    /// out: their projections are 0, which never raises the best.)
+    #[inline(always)]
+    fn ridge_signals(
+        &self,
+        signatures: &[[f32; FREQUENCY_WINDOW]; SIGNAL_BATCH],
+    ) -> [f32; SIGNAL_BATCH] {
+        type Lanes = [f32; SIGNAL_BATCH];
+        let n = FREQUENCY_WINDOW as f32;
+        // Sample by sample, the signatures side by side.
+        let mut samples = [[0.0f32; SIGNAL_BATCH]; FREQUENCY_WINDOW];
+        for (b, signature) in signatures.iter().enumerate() {
+            for (k, &v) in signature.iter().enumerate() {
+                samples[k][b] = v;
+            }
+        }
+        // `Iterator::sum`'s first value, -0.0 (0.0 + -0.0 would be 0.0).
+        let mut mean: Lanes = [-0.0; SIGNAL_BATCH];
+        for row in &samples {
+            for b in 0..SIGNAL_BATCH {
+                mean[b] += row[b];
+            }
+        }
+        for m in &mut mean {
+            *m /= n;
+        }
+        let mut energy: Lanes = [0.0; SIGNAL_BATCH];
+        for row in &mut samples {
+            for b in 0..SIGNAL_BATCH {
+                row[b] -= mean[b];
+                energy[b] += row[b] * row[b];
+            }
+        }
+        let mut best: Lanes = [0.0; SIGNAL_BATCH];
+        for j in 0..RIDGE_SIGNAL_PERIODS.len() {
+            let (mut c, mut d): (Lanes, Lanes) = ([0.0; SIGNAL_BATCH], [0.0; SIGNAL_BATCH]);
+            for (k, row) in samples.iter().enumerate() {
+                let (cos, sin) = (self.cos[k][j], self.sin[k][j]);
+                for b in 0..SIGNAL_BATCH {
+                    c[b] += row[b] * cos;
+                    d[b] += row[b] * sin;
+                }
+            }
+            for b in 0..SIGNAL_BATCH {
+                best[b] = best[b].max(c[b] * c[b] + d[b] * d[b]);
+            }
+        }
+        std::array::from_fn(|b| {
+            if energy[b] <= 1e-6 {
+                0.0
+            } else {
+                (best[b] / (0.5 * n * energy[b])).min(1.0)
+            }
+        })
+    }
+
     /// The largest share of the signature's variance explained by one sinusoid of a
     /// candidate period: (c² + d²) / (n/2 · Σ(s − s̄)²), with c and d its projections on
     /// the cosine and the sine; 0–1 (clamped: the tables are not exactly orthogonal over a
-    /// window that holds no whole number of periods).
-    #[inline(always)]
+    /// window that holds no whole number of periods). [`Waves::ridge_signals`] gives the
+    /// same values for many signatures at once.
+    #[cfg(test)]
     fn ridge_signal(&self, signature: &[f32; FREQUENCY_WINDOW]) -> f32 {
         let n = FREQUENCY_WINDOW as f32;
         let mean = signature.iter().sum::<f32>() / n;
@@ -333,8 +413,39 @@ fn random_plane(width: usize, height: usize, lowest: f32, next: &mut impl FnMut(
 
 #[cfg(test)]
 mod tests {
-    use super::super::plane::xorshift32;
+    use super::super::plane::{rings, xorshift32};
     use super::*;
+
+    #[test]
+    fn signals_side_by_side_are_those_of_one_signature_at_a_time() {
+        let waves = Waves::new();
+        let mut seed = 0x7f4a_7c15_u32;
+        let mut next = move || xorshift32(&mut seed) as f32 / u32::MAX as f32;
+        for n in 0..2_000 {
+            let batch: [[f32; FREQUENCY_WINDOW]; SIGNAL_BATCH] = std::array::from_fn(|b| {
+                let period = 3.0 + 15.0 * next();
+                let (height, noise) = (100.0 * next(), 60.0 * next());
+                std::array::from_fn(|k| match (n + b) % 5 {
+                    // Flat (no energy), nearly flat, and plain noise.
+                    0 => 7.0,
+                    1 => 1e-4 * next(),
+                    2 => noise * (next() - 0.5),
+                    _ => {
+                        height * (std::f32::consts::TAU * k as f32 / period).sin()
+                            + noise * (next() - 0.5)
+                    }
+                })
+            });
+            let together = waves.ridge_signals(&batch);
+            for (b, signature) in batch.iter().enumerate() {
+                assert_eq!(
+                    together[b].to_bits(),
+                    waves.ridge_signal(signature).to_bits(),
+                    "{signature:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_period_from_a_peak_mask_is_the_bin_by_bin_one() {
@@ -370,23 +481,17 @@ mod tests {
     fn the_dispatched_ridge_signal_is_the_scalar_one_of_the_same_signatures() {
         // Curved ridges fading into noise: every block's signal from `estimate` (the AVX-512,
         // AVX2 or NEON build the machine runs) against `Waves::ridge_signal` here.
-        let (w, h) = (320, 320);
-        let mut seed = 0x2545_f491_u32;
-        let pixels = (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f32, (i / w) as f32);
-                let r = (x - 30.0).hypot(y + 40.0);
-                // Ridges on the left, fading into noise on the right.
-                let fade = (1.0 - x / w as f32).max(0.0);
-                let noise = (xorshift32(&mut seed) % 120) as f32;
-                (70.0 + 60.0 * fade * (std::f32::consts::TAU * r / 9.3).sin() + noise) as u8
-            })
-            .collect();
-        let img = crate::image::GrayImage {
-            width: w,
-            height: h,
-            pixels,
-        };
+        let w = 320;
+        // Ridges on the left, fading into noise on the right.
+        let fade = |x: f32| (1.0 - x / w as f32).max(0.0);
+        let img = rings(
+            (w, 320),
+            (30.0, -40.0),
+            9.3,
+            (70.0, 60.0),
+            fade,
+            (120, 0x2545_f491),
+        );
         let blocks = crate::extract::segmentation::segment(&img);
         let plane = crate::extract::normalise(&img, &blocks);
         let field = crate::extract::orientation::estimate(&plane, &blocks);

@@ -179,6 +179,32 @@ pub(crate) fn xorshift32(state: &mut u32) -> u32 {
     *state
 }
 
+/// A test print of `width` × `height`: rings of `period` pixels about `centre`, grey
+/// `base` ± `amplitude` times `fade(x)`, plus noise below `noise` (xorshift32 from `seed`).
+#[cfg(test)]
+pub(crate) fn rings(
+    (width, height): (usize, usize),
+    centre: (f32, f32),
+    period: f32,
+    (base, amplitude): (f32, f32),
+    fade: impl Fn(f32) -> f32,
+    (noise, mut seed): (u32, u32),
+) -> crate::image::GrayImage {
+    let pixels = (0..width * height)
+        .map(|i| {
+            let (x, y) = ((i % width) as f32, (i / width) as f32);
+            let r = (x - centre.0).hypot(y - centre.1);
+            let n = (xorshift32(&mut seed) % noise) as f32;
+            (base + amplitude * fade(x) * (std::f32::consts::TAU * r / period).sin() + n) as u8
+        })
+        .collect();
+    crate::image::GrayImage {
+        width,
+        height,
+        pixels,
+    }
+}
+
 /// Times a word whose bytes are 0 or 1, this puts byte j's bit at bit 56 + j: the partial
 /// products all land on different bits, so nothing carries.
 const GATHER_BYTES: u64 = 0x0102_0408_1020_4080;
