@@ -69,9 +69,9 @@ fn bench(c: &mut Criterion) {
     let enhanced = enhance::enhance(&norm, &blocks, &field, &period);
     let inside = |x: usize, y: usize| blocks.is_foreground_at(x, y);
     steps.bench_function("6-binarisation", |b| {
-        b.iter(|| binarize::binarize(black_box(&enhanced), inside))
+        b.iter(|| binarize::binarize(black_box(&enhanced), &blocks))
     });
-    let binary = binarize::binarize(&enhanced, inside);
+    let binary = binarize::binarize(&enhanced, &blocks);
     steps.bench_function("7-thinning", |b| {
         b.iter(|| {
             let mut g = binary.clone();

@@ -107,7 +107,7 @@ pub fn extract(input: &GrayImage, ppi: f32, debug: bool) -> Result<Extraction, I
         pictures.insert(0, ("1-mask", debug_mask(&img, &graded, &blocks)));
     }
     let enhanced = enhance::enhance(&normalised, &blocks, &field, &period);
-    let mut skeleton = binarize::binarize(&enhanced, |x, y| blocks.is_foreground_at(x, y));
+    let mut skeleton = binarize::binarize(&enhanced, &blocks);
     if debug {
         pictures.push(("3-frequency", debug_frequency(&blocks, &period, w, h)));
         pictures.push(("4-enhanced", debug_plane(&enhanced)));
