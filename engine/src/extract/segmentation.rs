@@ -59,20 +59,7 @@ impl Blocks {
 pub fn segment(image: &GrayImage) -> Blocks {
     let (bw, bh) = (image.width.div_ceil(BLOCK), image.height.div_ceil(BLOCK));
     // Sums and sums of squares per block, then over a window of blocks.
-    let mut sum = vec![0f64; bw * bh];
-    let mut sq = vec![0f64; bw * bh];
-    let mut count = vec![0u32; bw * bh];
-    for y in 0..image.height {
-        let row = &image.pixels[y * image.width..(y + 1) * image.width];
-        let by = y / BLOCK;
-        for (x, &v) in row.iter().enumerate() {
-            let b = by * bw + x / BLOCK;
-            let v = f64::from(v);
-            sum[b] += v;
-            sq[b] += v * v;
-            count[b] += 1;
-        }
-    }
+    let (sum, sq, count) = block_sums(image, bw, bh);
     let void = voids(&sum, &sq, &count, bw, bh);
     let r = SEGMENT_WINDOW_BLOCKS as isize;
     let mut mean = vec![0f32; bw * bh];
@@ -116,6 +103,37 @@ pub fn segment(image: &GrayImage) -> Blocks {
         std,
         void,
     }
+}
+
+/// Per block of `image`, the sum of its pixels, the sum of their squares, and their count.
+/// Added as integers, a block row's eight pixels at a time: a block's sums (at most 64
+/// pixels, 255² each) are whole numbers far below 2⁵³, so they are exactly the sums the
+/// first version added pixel by pixel in `f64` (each addition waiting on the one before).
+#[inline(always)]
+fn block_sums(image: &GrayImage, bw: usize, bh: usize) -> (Vec<f64>, Vec<f64>, Vec<u32>) {
+    let mut sum = vec![0u32; bw * bh];
+    let mut sq = vec![0u32; bw * bh];
+    let mut count = vec![0u32; bw * bh];
+    for (y, row) in image
+        .pixels
+        .chunks_exact(image.width.max(1))
+        .enumerate()
+        .take(image.height)
+    {
+        let at = (y / BLOCK) * bw;
+        for (b, eight) in row.chunks(BLOCK).enumerate() {
+            let (mut s, mut q) = (0u32, 0u32);
+            for &v in eight {
+                s += u32::from(v);
+                q += u32::from(v) * u32::from(v);
+            }
+            sum[at + b] += s;
+            sq[at + b] += q;
+            count[at + b] += eight.len() as u32;
+        }
+    }
+    let exact = |v: Vec<u32>| v.into_iter().map(f64::from).collect();
+    (exact(sum), exact(sq), count)
 }
 
 /// The blocks in voids: regions of [`VOID_MIN_BLOCKS`] or more touching blocks whose own
@@ -269,7 +287,49 @@ fn fill_holes(fg: &mut [bool], bw: usize, bh: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::plane::Plane;
+    use crate::extract::plane::{Plane, xorshift32};
+
+    #[test]
+    fn block_sums_in_integers_are_the_pixel_by_pixel_sums() {
+        let mut seed = 0xbb67_ae85_u32;
+        for (w, h) in [
+            (64usize, 48usize),
+            (61, 45),
+            (7, 9),
+            (100, 3),
+            (1, 1),
+            (300, 300),
+        ] {
+            let pixels = (0..w * h).map(|_| xorshift32(&mut seed) as u8).collect();
+            let image = GrayImage {
+                width: w,
+                height: h,
+                pixels,
+            };
+            let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+            let (mut sum, mut sq, mut count) = (
+                vec![0f64; bw * bh],
+                vec![0f64; bw * bh],
+                vec![0u32; bw * bh],
+            );
+            for y in 0..h {
+                for x in 0..w {
+                    let (b, v) = (
+                        (y / BLOCK) * bw + x / BLOCK,
+                        f64::from(image.pixels[y * w + x]),
+                    );
+                    sum[b] += v;
+                    sq[b] += v * v;
+                    count[b] += 1;
+                }
+            }
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let got = block_sums(&image, bw, bh);
+            assert_eq!(bits(&got.0), bits(&sum), "{w} x {h}");
+            assert_eq!(bits(&got.1), bits(&sq), "{w} x {h}");
+            assert_eq!(got.2, count, "{w} x {h}");
+        }
+    }
 
     #[test]
     fn blocks_without_ridges_around_them_go_and_a_dry_patch_inside_the_print_stays() {
