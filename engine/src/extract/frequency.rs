@@ -109,7 +109,7 @@ pub struct RidgeFrequency {
     /// Pixels per ridge, per block (smoothed, gaps filled; meaningful on the foreground).
     pub period: Plane,
     /// Per foreground block, 0–1: the largest share of the signature's variance that one
-    /// sinusoid of a plausible ridge period explains (`Waves::ridge_signal`); 0 on the
+    /// sinusoid of a plausible ridge period explains (`Waves::ridge_signals`); 0 on the
     /// background. Ridges score about 0.5–0.9; handwriting, printed text, ruled lines and
     /// bare paper, which can pass the grey-level test of segmentation, score low.
     pub signal: Plane,
@@ -231,12 +231,12 @@ impl Waves {
         w
     }
 
-    /// [`Waves::ridge_signal`] of `SIGNAL_BATCH` signatures at once, a vector lane per
-    /// signature: each lane's operations are those of `ridge_signal`, in the same order,
-    /// so the values are the same (tested). One signature alone is a chain of dependent
-    /// additions (its sum, its energy, each projection over 32 samples); side by side,
-    /// the chains of 16 signatures advance together. (The table's padding lanes are left
-    /// out: their projections are 0, which never raises the best.)
+    /// `Waves::ridge_signal` (the tests' reference) of `SIGNAL_BATCH` signatures at once,
+    /// a vector lane per signature: each lane's operations are those of `ridge_signal`,
+    /// in the same order, so the values are the same (tested). One signature alone is a
+    /// chain of dependent additions (its sum, its energy, each projection over 32
+    /// samples); side by side, the chains of 16 signatures advance together. (The table's
+    /// padding lanes are left out: their projections are 0, which never raises the best.)
     #[inline(always)]
     fn ridge_signals(
         &self,
@@ -329,7 +329,7 @@ impl Waves {
 /// Written without data-dependent branches or index clamps (the first version's clamped
 /// neighbours became gathers and its peak test a branch per bin): the ends of the
 /// smoothing are worked out apart, and the peaks are the set bits of a mask. The same
-/// values as [`period_of_bin_by_bin`] (tested).
+/// values as `period_of_bin_by_bin`, the first version, kept for the tests.
 #[inline(always)]
 fn period_of(signature: &[f32; FREQUENCY_WINDOW]) -> Option<f32> {
     const N: usize = FREQUENCY_WINDOW;
