@@ -154,17 +154,13 @@ pub fn estimate(image: &Plane, blocks: &Blocks, field: &OrientationField) -> Rid
             (batch[count], batched[count]) = (signature, i);
             count += 1;
             if count == SIGNAL_BATCH {
-                let signals = waves.ridge_signals(&batch);
-                for (&i, &v) in batched.iter().zip(&signals) {
-                    signal.data[i] = v;
-                }
+                waves.write_signals(&batch, &batched, &mut signal);
                 count = 0;
             }
         }
     }
-    let signals = waves.ridge_signals(&batch);
-    for (&i, &v) in batched[..count].iter().zip(&signals) {
-        signal.data[i] = v;
+    if count > 0 {
+        waves.write_signals(&batch, &batched[..count], &mut signal);
     }
     // Weighted smoothing: valid estimates spread into their neighbours and replace the
     // invalid ones; the median stands in where nothing is near.
@@ -198,9 +194,9 @@ const WAVE_LANES: usize = 16;
 const _: () = assert!(RIDGE_SIGNAL_PERIODS.len() <= WAVE_LANES);
 
 /// Cosine and sine tables of the candidate ridge periods over a signature's samples, laid
-/// out sample by sample with the periods side by side, so that the projections on all the
-/// periods accumulate in one vector (each period's sum still runs over the samples in
-/// order, as a scalar loop would add them).
+/// out sample by sample with the periods side by side (padded to a vector's width for the
+/// tests' one-signature reference, `ridge_signal`; `ridge_signals` reads the periods one
+/// at a time and puts signatures side by side instead).
 struct Waves {
     cos: [[f32; WAVE_LANES]; FREQUENCY_WINDOW],
     sin: [[f32; WAVE_LANES]; FREQUENCY_WINDOW],
@@ -229,6 +225,20 @@ impl Waves {
             }
         }
         w
+    }
+
+    /// Writes the ridge signals of the first `blocks.len()` signatures into their blocks of
+    /// `signal` ([`Waves::ridge_signals`]).
+    #[inline(always)]
+    fn write_signals(
+        &self,
+        signatures: &[[f32; FREQUENCY_WINDOW]; SIGNAL_BATCH],
+        blocks: &[usize],
+        signal: &mut Plane,
+    ) {
+        for (&i, &v) in blocks.iter().zip(&self.ridge_signals(signatures)) {
+            signal.data[i] = v;
+        }
     }
 
     /// `Waves::ridge_signal` (the tests' reference) of `SIGNAL_BATCH` signatures at once,

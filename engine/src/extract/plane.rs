@@ -162,7 +162,8 @@ pub mod scratch {
     }
 
     /// How many buffers this thread keeps, and their floats in all.
-    pub fn kept() -> (usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn kept() -> (usize, usize) {
         SPARE.with(|spare| {
             let spare = spare.borrow();
             (spare.len(), spare.iter().map(Vec::capacity).sum())
@@ -220,14 +221,10 @@ fn eight_pixels(pixels: &[u8]) -> (u64, u64) {
     if let Ok(eight) = <[u8; 8]>::try_from(pixels) {
         return (u64::from_le_bytes(eight), u64::MAX);
     }
+    // Fewer (a row's last pixels).
     let mut b = [0u8; 8];
     b[..pixels.len()].copy_from_slice(pixels);
-    let present = if pixels.len() >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * pixels.len())) - 1
-    };
-    (u64::from_le_bytes(b), present)
+    (u64::from_le_bytes(b), (1u64 << (8 * pixels.len())) - 1)
 }
 
 /// Bit j set when pixel j of up to eight is equal to `value`: compared eight at a time in
