@@ -12,16 +12,14 @@ use super::plane::{Plane, scratch};
 use super::segmentation::Blocks;
 
 const SIDE: usize = 2 * GABOR_RADIUS + 1;
-/// Taps per stored kernel row: the row's 15 and a zero, so that it splits into two halves
-/// of eight.
-const ROW: usize = 16;
-const HALF: usize = ROW / 2;
-const _: () = assert!(SIDE < ROW);
+/// Columns of taps in the left one of each output's two partial sums (the other seven in
+/// the right one).
+const HALF: usize = 8;
 /// Pixels of a padded row that one block's filtering reads from its left edge.
-const REACH: usize = ROW - 1 + BLOCK;
+const REACH: usize = SIDE - 1 + BLOCK;
 
-/// A kernel, row by row, each row padded with a zero tap.
-type Kernel = [[f32; ROW]; SIDE];
+/// A kernel, row by row.
+type Kernel = [[f32; SIDE]; SIDE];
 
 struct Bank {
     kernels: Vec<Kernel>,
@@ -67,13 +65,10 @@ fn bank() -> &'static Bank {
                     energy += *v * *v;
                 }
                 let norm = energy.sqrt().max(1e-6);
-                let mut padded = [[0.0f32; ROW]; SIDE];
-                for (to, from) in padded.iter_mut().zip(&k) {
-                    for (t, f) in to.iter_mut().zip(from) {
-                        *t = f / norm;
-                    }
+                for v in k.iter_mut().flatten() {
+                    *v /= norm;
                 }
-                kernels.push(padded);
+                kernels.push(k);
             }
         }
         Bank { kernels }
@@ -137,18 +132,24 @@ pub fn enhance(image: &Plane, blocks: &Blocks, field: &OrientationField, period:
     out
 }
 
-/// Output rows filtered side by side: two accumulators each (the kernel rows' left and
-/// right halves), so eight independent sums are in flight.
-const GROUP: usize = 4;
+/// Kernel rows whose taps one pass over the block holds: five taps, the block's eight
+/// rows of sums and a row of pixels fit the 16 vector registers of AVX2.
+const CHUNK: usize = 5;
+const _: () = assert!(SIDE.is_multiple_of(CHUNK));
+/// Padded rows a block's filtering reads.
+const SPAN: usize = BLOCK + SIDE - 1;
 
 /// The block's 8 × 8 outputs from (x0, y0), with the kernel centred on each. This defines
 /// the arithmetic every build follows: an output is the sum of two partial sums, one over
-/// each kernel row's left eight taps and one over its right eight (the last of them 0),
-/// each accumulated kernel row by kernel row, left to right, in fused multiply-adds from
-/// 0. Two sums halve each output's chain of dependent additions. (A variant for AVX-512
-/// held both halves of a row of eight outputs in one 16-lane vector, one load and one
-/// multiply-add per tap pair: no faster on an Ice Lake Xeon, whose loads of 16 pixels
-/// mostly straddle two cache lines, so it was not kept.)
+/// the kernel's left eight columns of taps and one over its right seven, each accumulated in fused multiply-adds
+/// from 0, kernel rows five at a time (0–4, 5–9, 10–14), within them column by column, and
+/// within a column row by row. In that order a column's five taps stay in registers while
+/// the block's rows go past them: each row of eight pixels loaded serves up to five
+/// multiply-adds, each into another output row's sum, where filtering one kernel row at a
+/// time loads a row of pixels and a tap for every one or two multiply-adds, and waits on
+/// the loads. (A variant for AVX-512 held both halves of a row of eight outputs in one
+/// 16-lane vector, one load and one multiply-add per tap pair: no faster on an Ice Lake
+/// Xeon, whose loads of 16 pixels mostly straddle two cache lines, so it was not kept.)
 #[inline(always)]
 fn filter_block(
     padded: &[f32],
@@ -157,35 +158,72 @@ fn filter_block(
     y0: usize,
     k: &Kernel,
 ) -> [[f32; BLOCK]; BLOCK] {
+    let rows: [&[f32; REACH]; SPAN] = std::array::from_fn(|p| {
+        let base = (y0 + p) * pw + x0;
+        padded[base..base + REACH]
+            .try_into()
+            .expect("the padding covers the block's reach")
+    });
+    let left = filter_columns(&rows, k, 0..HALF);
+    let right = filter_columns(&rows, k, HALF..SIDE);
     let mut out = [[0.0f32; BLOCK]; BLOCK];
-    for (g, rows_out) in out.chunks_exact_mut(GROUP).enumerate() {
-        let mut left = [[0.0f32; BLOCK]; GROUP];
-        let mut right = [[0.0f32; BLOCK]; GROUP];
-        for (dy, taps) in k.iter().enumerate() {
-            // The padded rows this kernel row meets for the group's output rows.
-            let rows: [&[f32; REACH]; GROUP] = std::array::from_fn(|yy| {
-                let base = (y0 + g * GROUP + yy + dy) * pw + x0;
-                padded[base..base + REACH]
-                    .try_into()
-                    .expect("the padding covers the block's reach")
-            });
-            for dx in 0..HALF {
-                let (a, b) = (taps[dx], taps[dx + HALF]);
-                for ((l, r), src) in left.iter_mut().zip(right.iter_mut()).zip(&rows) {
-                    for i in 0..BLOCK {
-                        l[i] = a.mul_add(src[dx + i], l[i]);
-                        r[i] = b.mul_add(src[dx + HALF + i], r[i]);
-                    }
-                }
-            }
-        }
-        for ((o, l), r) in rows_out.iter_mut().zip(&left).zip(&right) {
-            for i in 0..BLOCK {
-                o[i] = l[i] + r[i];
-            }
+    for ((o, l), r) in out.iter_mut().zip(&left).zip(&right) {
+        for i in 0..BLOCK {
+            o[i] = l[i] + r[i];
         }
     }
     out
+}
+
+/// One of [`filter_block`]'s partial sums for each output: the taps of `columns`, in its
+/// order.
+#[inline(always)]
+fn filter_columns(
+    rows: &[&[f32; REACH]; SPAN],
+    k: &Kernel,
+    columns: std::ops::Range<usize>,
+) -> [[f32; BLOCK]; BLOCK] {
+    let mut acc = [[0.0f32; BLOCK]; BLOCK];
+    for c in (0..SIDE).step_by(CHUNK) {
+        for dx in columns.clone() {
+            let taps: [f32; CHUNK] = std::array::from_fn(|j| k[c + j][dx]);
+            // Padded row c + p meets tap row c + j in output row p − j: each row of
+            // pixels is loaded once for the (up to) five sums it goes into, and each sum
+            // still takes its taps in the order of j. Written out row by row so that
+            // every index is a constant and the sums stay in registers.
+            let row = |p: usize| -> &[f32; BLOCK] {
+                rows[c + p][dx..dx + BLOCK]
+                    .try_into()
+                    .expect("eight pixels")
+            };
+            macro_rules! pixel_rows {
+                ($($p:literal)*) => {
+                    const { assert!([$($p),*].len() == BLOCK + CHUNK - 1) };
+                    $(pixel_row::<$p>(&mut acc, &taps, row($p));)*
+                };
+            }
+            pixel_rows!(0 1 2 3 4 5 6 7 8 9 10 11);
+        }
+    }
+    acc
+}
+
+/// The multiply-adds of padded row `P` of a chunk: into output row P − j with tap j.
+#[inline(always)]
+fn pixel_row<const P: usize>(
+    acc: &mut [[f32; BLOCK]; BLOCK],
+    taps: &[f32; CHUNK],
+    src: &[f32; BLOCK],
+) {
+    const { assert!(P < BLOCK + CHUNK - 1) };
+    for (j, &t) in taps.iter().enumerate() {
+        if P >= j && P - j < BLOCK {
+            let sums = &mut acc[P - j];
+            for i in 0..BLOCK {
+                sums[i] = t.mul_add(src[i], sums[i]);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -195,17 +233,18 @@ mod tests {
 
     /// One output, tap by tap, as `filter_block` defines it.
     fn filtered_pixel(padded: &[f32], pw: usize, x: usize, y: usize, k: &Kernel) -> f32 {
-        let (mut left, mut right) = (0.0f32, 0.0f32);
-        for (dy, taps) in k.iter().enumerate() {
-            let row = &padded[(y + dy) * pw + x..];
-            for dx in 0..HALF {
-                left = taps[dx].mul_add(row[dx], left);
+        let half = |columns: std::ops::Range<usize>| {
+            let mut sum = 0.0f32;
+            for c in (0..SIDE).step_by(CHUNK) {
+                for dx in columns.clone() {
+                    for dy in c..c + CHUNK {
+                        sum = k[dy][dx].mul_add(padded[(y + dy) * pw + x + dx], sum);
+                    }
+                }
             }
-            for dx in HALF..ROW {
-                right = taps[dx].mul_add(row[dx], right);
-            }
-        }
-        left + right
+            sum
+        };
+        half(0..HALF) + half(HALF..SIDE)
     }
 
     #[test]
@@ -258,10 +297,9 @@ mod tests {
     fn every_block_filter_gives_the_pixel_by_pixel_sums() {
         let mut seed = 0x0e11_a5ed_u32;
         let mut next = move || xorshift32(&mut seed) as f32 / u32::MAX as f32 - 0.5;
-        let (pw, ph) = (3 * BLOCK + SIDE + ROW, 3 * BLOCK + SIDE);
+        let (pw, ph) = (3 * BLOCK + SIDE + REACH, 3 * BLOCK + SIDE);
         let padded: Vec<f32> = (0..pw * ph).map(|_| 200.0 * next()).collect();
         for (n, kernel) in bank().kernels.iter().enumerate() {
-            assert_eq!(kernel.map(|row| row[ROW - 1]), [0.0; SIDE], "kernel {n}");
             let (x0, y0) = ((n % 3) * BLOCK, (n / 3 % 3) * BLOCK);
             let expected: [[u32; BLOCK]; BLOCK] = std::array::from_fn(|yy| {
                 std::array::from_fn(|xx| {
