@@ -270,8 +270,10 @@ pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
 /// Separable Gaussian blur with clamped borders. Each output sums its taps in kernel
 /// order from 0 in fused multiply-adds, 32 outputs side by side held in registers over
 /// all the taps (where adding one tap to a whole row at a time loaded and stored every
-/// sum once per tap, and multiplied and added apart): the same values as summing pixel
-/// by pixel.
+/// sum once per tap, and multiplied and added apart); along the rows, each row is first
+/// copied with its border pixels repeated, so that the outputs near the borders are
+/// worked out like the others instead of one clamped read at a time. The same values as
+/// summing pixel by pixel.
 ///
 /// Dispatched at run time to an AVX2 + FMA or NEON build (the same values: each fused
 /// multiply-add correctly rounded, an instruction there and the C library's `fmaf` on a
@@ -283,46 +285,40 @@ pub fn blur(p: &Plane, sigma: f32) -> Plane {
     let r = k.len() / 2;
     let (w, h) = (p.width, p.height);
     let mut tmp = Plane::filled(w, h, 0.0);
+    // Each row with its border pixels repeated r times on either side: the clamped reads,
+    // so that every output is worked out alike.
+    let mut padded = vec![0.0f32; w + 2 * r];
     for (src, dst) in p.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
-        let at = |x: isize| src[x.clamp(0, w as isize - 1) as usize];
-        if w > 2 * r {
-            // Output r + x from src[x ..= x + 2r].
-            let inner = &mut dst[r..w - r];
-            let mut x = 0;
-            x = weighted_sums::<BLUR_WIDE>(&k, inner, x, |i, x| &src[x + i..]);
-            x = weighted_sums::<BLUR_LANES>(&k, inner, x, |i, x| &src[x + i..]);
-            for (d, x) in inner[x..].iter_mut().zip(x..) {
-                let mut acc = 0.0;
-                for (i, &kv) in k.iter().enumerate() {
-                    acc = kv.mul_add(src[x + i], acc);
-                }
-                *d = acc;
-            }
-        }
-        for x in (0..w).filter(|&x| x < r || x + r >= w) {
-            let mut acc = 0.0;
-            for (i, &kv) in k.iter().enumerate() {
-                acc = kv.mul_add(at(x as isize + i as isize - r as isize), acc);
-            }
-            dst[x] = acc;
-        }
+        padded[..r].fill(src[0]);
+        padded[r..r + w].copy_from_slice(src);
+        padded[r + w..].fill(src[w - 1]);
+        // Tap i of output x reads padded pixel x + i.
+        weighted_line(&k, dst, |i, x| &padded[x + i..]);
     }
     let mut out = Plane::filled(w, h, 0.0);
-    // Tap i of output row y reads row y + i − r, clamped.
-    let source_row = |y: usize, i: usize| (y + i).saturating_sub(r).min(h - 1) * w;
     for (y, dst) in out.data.chunks_exact_mut(w).enumerate() {
-        let rows = |i: usize, x: usize| &tmp.data[source_row(y, i) + x..];
-        let mut x = weighted_sums::<BLUR_WIDE>(&k, dst, 0, rows);
-        x = weighted_sums::<BLUR_LANES>(&k, dst, x, rows);
-        for (d, x) in dst[x..].iter_mut().zip(x..) {
-            let mut acc = 0.0;
-            for (i, &kv) in k.iter().enumerate() {
-                acc = kv.mul_add(tmp.data[source_row(y, i) + x], acc);
-            }
-            *d = acc;
-        }
+        // Tap i of output row y reads row y + i − r, clamped.
+        weighted_line(&k, dst, |i, x| {
+            &tmp.data[(y + i).saturating_sub(r).min(h - 1) * w + x..]
+        });
     }
     out
+}
+
+/// Each of `out`'s values the sum over the taps `k` in kernel order from 0, tap `i` of
+/// output `x` taking `pixels(i, x)[0]` (the next outputs the next pixels), in fused
+/// multiply-adds: 32 outputs at a time, then 8, then one.
+#[inline(always)]
+fn weighted_line<'a>(k: &[f32], out: &mut [f32], pixels: impl Fn(usize, usize) -> &'a [f32]) {
+    let mut x = weighted_sums::<BLUR_WIDE>(k, out, 0, &pixels);
+    x = weighted_sums::<BLUR_LANES>(k, out, x, &pixels);
+    for (d, x) in out[x..].iter_mut().zip(x..) {
+        let mut acc = 0.0;
+        for (i, &kv) in k.iter().enumerate() {
+            acc = kv.mul_add(pixels(i, x)[0], acc);
+        }
+        *d = acc;
+    }
 }
 
 /// Outputs [`blur`] works out side by side: four vectors of eight, so that four chains
@@ -339,7 +335,7 @@ fn weighted_sums<'a, const N: usize>(
     k: &[f32],
     out: &mut [f32],
     from: usize,
-    pixels: impl Fn(usize, usize) -> &'a [f32],
+    pixels: &impl Fn(usize, usize) -> &'a [f32],
 ) -> usize {
     let mut x = from;
     for chunk in out[from..].chunks_exact_mut(N) {
