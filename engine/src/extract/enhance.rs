@@ -141,15 +141,16 @@ const SPAN: usize = BLOCK + SIDE - 1;
 
 /// The block's 8 × 8 outputs from (x0, y0), with the kernel centred on each. This defines
 /// the arithmetic every build follows: an output is the sum of two partial sums, one over
-/// the kernel's left eight columns of taps and one over its right seven, each accumulated in fused multiply-adds
-/// from 0, kernel rows five at a time (0–4, 5–9, 10–14), within them column by column, and
-/// within a column row by row. In that order a column's five taps stay in registers while
-/// the block's rows go past them: each row of eight pixels loaded serves up to five
-/// multiply-adds, each into another output row's sum, where filtering one kernel row at a
-/// time loads a row of pixels and a tap for every one or two multiply-adds, and waits on
-/// the loads. (A variant for AVX-512 held both halves of a row of eight outputs in one
-/// 16-lane vector, one load and one multiply-add per tap pair: no faster on an Ice Lake
-/// Xeon, whose loads of 16 pixels mostly straddle two cache lines, so it was not kept.)
+/// the kernel's left eight columns of taps and one over its right seven, each accumulated
+/// in fused multiply-adds from 0, kernel rows five at a time (0–4, 5–9, 10–14), within them
+/// column by column, and within a column row by row. In that order a column's five taps
+/// stay in registers while the block's rows go past them: each row of eight pixels loaded
+/// serves up to five multiply-adds, each into another output row's sum, where filtering one
+/// kernel row at a time loads a row of pixels and a tap for every one or two multiply-adds,
+/// and waits on the loads. (A variant for AVX-512 held both halves of a row of eight
+/// outputs in one 16-lane vector, one load and one multiply-add per tap pair: no faster on
+/// an Ice Lake Xeon, whose loads of 16 pixels mostly straddle two cache lines, so it was
+/// not kept.)
 #[inline(always)]
 fn filter_block(
     padded: &[f32],

@@ -416,7 +416,8 @@ mod tests {
         drop(planes);
     }
 
-    /// The blur pixel by pixel, taps in kernel order, in fused multiply-adds: what `blur` must equal exactly.
+    /// The blur pixel by pixel, taps in kernel order, in fused multiply-adds: what `blur`
+    /// must equal exactly.
     fn reference_blur(p: &Plane, sigma: f32) -> Plane {
         let k = gaussian_kernel(sigma);
         let r = (k.len() / 2) as isize;
