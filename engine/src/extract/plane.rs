@@ -310,15 +310,9 @@ pub fn blur(p: &Plane, sigma: f32) -> Plane {
 /// multiply-adds: 32 outputs at a time, then 8, then one.
 #[inline(always)]
 fn weighted_line<'a>(k: &[f32], out: &mut [f32], pixels: impl Fn(usize, usize) -> &'a [f32]) {
-    let mut x = weighted_sums::<BLUR_WIDE>(k, out, 0, &pixels);
-    x = weighted_sums::<BLUR_LANES>(k, out, x, &pixels);
-    for (d, x) in out[x..].iter_mut().zip(x..) {
-        let mut acc = 0.0;
-        for (i, &kv) in k.iter().enumerate() {
-            acc = kv.mul_add(pixels(i, x)[0], acc);
-        }
-        *d = acc;
-    }
+    let x = weighted_sums::<BLUR_WIDE>(k, out, 0, &pixels);
+    let x = weighted_sums::<BLUR_LANES>(k, out, x, &pixels);
+    weighted_sums::<1>(k, out, x, &pixels);
 }
 
 /// Outputs [`blur`] works out side by side: four vectors of eight, so that four chains

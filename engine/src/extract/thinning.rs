@@ -77,9 +77,9 @@ fn clear_border(grid: &mut [u8], w: usize, h: usize) {
 /// the rules say pixel by pixel (tested against a table of them for all 256
 /// neighbourhoods, and against the pixel-by-pixel thinning). Zhang and Suen's passes are
 /// parallel — a pass decides on the image as it was when the pass began — so deciding a
-/// word's pixels together changes nothing. After the
-/// first pass of each rule only the words next to one with a deletion since that rule last
-/// looked are looked at again: a pixel's fate depends on its neighbourhood alone.
+/// word's pixels together changes nothing. After the first pass of each rule only the
+/// words next to one with a deletion since that rule last looked are looked at again: a
+/// pixel's fate depends on its neighbourhood alone.
 pub fn thin(grid: &mut [u8], w: usize, h: usize) {
     if w == 0 || h == 0 {
         return;
@@ -221,8 +221,8 @@ impl Bits {
 }
 
 /// Bit by bit, whether rule `r` (the first or second sub-iteration's) deletes a pixel
-/// whose neighbours P2 .. P9 are the bits of `p`: 2 to 6 neighbours set, exactly one 0 → 1 step around the ring, and the
-/// rule's two products of three neighbours 0.
+/// whose neighbours P2 .. P9 are the bits of `p`: 2 to 6 neighbours set, exactly one
+/// 0 → 1 step around the ring, and the rule's two products of three neighbours 0.
 #[inline(always)]
 fn rule_mask(p: [u64; 8], r: usize) -> u64 {
     // The neighbour count as bits b0 + 2·b1 + 4·b2 + 8·b3, by full adders.
