@@ -122,33 +122,44 @@ fn inside_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> O
     let last = _mm256_set1_epi32((image.data.len() as i32) - image.width as i32 - 2);
     let one = _mm256_set1_ps(1.0);
     let base = image.data.as_ptr();
-    let mut acc = _mm256_setzero_ps();
-    for m in 0..ALONG {
+    // First every sample's index and fractions, then the corners and the sums: each
+    // sample's chain from its position to its corners' loads is long (a conversion, a
+    // multiplication of integers, the index through memory, the loads), and with both in
+    // one loop the processor held too few samples at once to overlap their chains.
+    let mut at = [[0i32; LANES]; ALONG];
+    let mut fractions = [(_mm256_setzero_ps(), _mm256_setzero_ps()); ALONG];
+    let mut outside = _mm256_setzero_si256();
+    for (m, (at, fractions)) in at.iter_mut().zip(&mut fractions).enumerate() {
         let (px, py) = position(m);
         let (x0, y0) = (_mm256_floor_ps(px), _mm256_floor_ps(py));
-        let (fx, fy) = (_mm256_sub_ps(px, x0), _mm256_sub_ps(py, y0));
+        *fractions = (_mm256_sub_ps(px, x0), _mm256_sub_ps(py, y0));
         // Inside: 0 ≤ x0 < width − 1 and 0 ≤ y0 < height − 1, whole numbers, so the
         // conversions are exact and the index and its three neighbours lie in the plane.
         let i = _mm256_add_epi32(
             _mm256_mullo_epi32(_mm256_cvttps_epi32(y0), width),
             _mm256_cvttps_epi32(x0),
         );
-        let outside = _mm256_or_si256(
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), i),
-            _mm256_cmpgt_epi32(i, last),
+        outside = _mm256_or_si256(
+            outside,
+            _mm256_or_si256(
+                _mm256_cmpgt_epi32(_mm256_setzero_si256(), i),
+                _mm256_cmpgt_epi32(i, last),
+            ),
         );
-        if _mm256_testz_si256(outside, outside) == 0 {
-            return None;
-        }
-        let mut at = [0i32; LANES];
         // SAFETY: `at` holds 8 i32.
         unsafe { _mm256_storeu_si256(at.as_mut_ptr().cast(), i) };
+    }
+    if _mm256_testz_si256(outside, outside) == 0 {
+        return None;
+    }
+    let mut acc = _mm256_setzero_ps();
+    for (at, &(fx, fy)) in at.iter().zip(&fractions) {
         // Each lane's left and right corner as one 8-byte load; two lanes to a 128-bit
         // half, then the lefts and the rights taken apart. Loads and shuffles rather than
         // gathers, which are slow on some cores (on an Ice Lake here, one gather of eight
         // took about as long as sixteen of these loads).
         let corners = |offset: usize| {
-            // SAFETY: every lane's index is in 0 ..= len − width − 2 (just checked), so
+            // SAFETY: every lane's index is in 0 ..= len − width − 2 (checked above), so
             // the two floats at it, and at it plus the width, are inside `image.data`.
             // (Read as unaligned integers: the pairs lie on any 4-byte boundary.)
             let pair = |lane: usize| unsafe {
