@@ -122,6 +122,23 @@ fn gradient_sums(image: &Plane, bw: usize, bh: usize) -> [Plane; 3] {
                 continue;
             }
             let b = by * bw + bx;
+            if let (Ok(pxx), Ok(pxy), Ok(pyy)) = (
+                <&[f32; BLOCK]>::try_from(&xx[from..to]),
+                <&[f32; BLOCK]>::try_from(&xy[from..to]),
+                <&[f32; BLOCK]>::try_from(&yy[from..to]),
+            ) {
+                // A whole row of the block: the three sums side by side, so that their
+                // chains of dependent additions advance together (one after another, each
+                // sum waited on its own additions).
+                let (mut a, mut c, mut d) = (gxx.data[b], gxy.data[b], gyy.data[b]);
+                for j in 0..BLOCK {
+                    a += pxx[j];
+                    c += pxy[j];
+                    d += pyy[j];
+                }
+                (gxx.data[b], gxy.data[b], gyy.data[b]) = (a, c, d);
+                continue;
+            }
             for (sum, products) in [(&mut gxx, &xx), (&mut gxy, &xy), (&mut gyy, &yy)] {
                 let mut s = sum.data[b];
                 for &p in &products[from..to] {
