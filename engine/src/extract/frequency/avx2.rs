@@ -94,10 +94,14 @@ pub(super) unsafe fn signature(
                 _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_add_ps(y0, one), h),
             );
         }
-        if indexable
-            && _mm256_movemask_ps(inside) == 0xff
-            && let Some(acc) = inside_sums(image, position)
-        {
+        let sums = if !indexable {
+            None
+        } else if _mm256_movemask_ps(inside) == 0xff {
+            inside_sums(image, position)
+        } else {
+            clamped_sums(image, position)
+        };
+        if let Some(acc) = sums {
             // SAFETY: `chunk` holds 8 f32.
             unsafe { _mm256_storeu_ps(chunk.as_mut_ptr(), acc) };
             continue;
@@ -178,6 +182,80 @@ fn inside_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> O
             )
         };
         let ((tl, tr), (bl, br)) = (corners(0), corners(image.width));
+        let (gx, gy) = (_mm256_sub_ps(one, fx), _mm256_sub_ps(one, fy));
+        let a = _mm256_add_ps(_mm256_mul_ps(tl, gx), _mm256_mul_ps(tr, fx));
+        let b = _mm256_add_ps(_mm256_mul_ps(bl, gx), _mm256_mul_ps(br, fx));
+        let v = _mm256_add_ps(_mm256_mul_ps(a, gy), _mm256_mul_ps(b, fy));
+        acc = _mm256_add_ps(acc, v);
+    }
+    Some(acc)
+}
+
+/// The eight bins whose samples lie at `position(m)`, m = 0 .. ALONG, some of them
+/// outside the plane's interior: each sample bilinear between its four corners, each
+/// corner's column and row clamped to the plane ([`Plane::sample`]'s clamped path, whose
+/// arithmetic is also its inside path's, so every lane gets `bin`'s value whether or not
+/// its own samples are all inside), each lane the in-order sum of its samples. The blocks
+/// near the image's edges: bin by bin, they took about a sixth of the signature's time.
+/// None (the caller then goes bin by bin) for a sample more than 2^20 pixels away, or
+/// not a number.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn clamped_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> Option<__m256> {
+    let (width, height) = (image.width as i32, image.height as i32);
+    let (zero, right, bottom) = (
+        _mm256_setzero_si256(),
+        _mm256_set1_epi32(width - 1),
+        _mm256_set1_epi32(height - 1),
+    );
+    let stride = _mm256_set1_epi32(width);
+    let far = _mm256_set1_ps((1 << 20) as f32);
+    let one = _mm256_set1_ps(1.0);
+    let ones = _mm256_set1_epi32(1);
+    // Per sample: the indices of its four corners (top left, top right, bottom left,
+    // bottom right), and its fractions.
+    let mut at = [[[0i32; LANES]; 4]; ALONG];
+    let mut fractions = [(_mm256_setzero_ps(), _mm256_setzero_ps()); ALONG];
+    let mut near = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    for (m, (at, fractions)) in at.iter_mut().zip(&mut fractions).enumerate() {
+        let (px, py) = position(m);
+        let (x0, y0) = (_mm256_floor_ps(px), _mm256_floor_ps(py));
+        *fractions = (_mm256_sub_ps(px, x0), _mm256_sub_ps(py, y0));
+        // |x0|, |y0| < 2^20 (false for NaN), so the conversions are exact.
+        for v in [x0, y0] {
+            near = _mm256_and_ps(near, _mm256_cmp_ps::<_CMP_LT_OQ>(v, far));
+            near = _mm256_and_ps(
+                near,
+                _mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_sub_ps(_mm256_setzero_ps(), far)),
+            );
+        }
+        let (ix, iy) = (_mm256_cvttps_epi32(x0), _mm256_cvttps_epi32(y0));
+        let column = |v: __m256i| _mm256_min_epi32(_mm256_max_epi32(v, zero), right);
+        let row = |v: __m256i| {
+            _mm256_mullo_epi32(_mm256_min_epi32(_mm256_max_epi32(v, zero), bottom), stride)
+        };
+        let (left, right) = (column(ix), column(_mm256_add_epi32(ix, ones)));
+        let (top, below) = (row(iy), row(_mm256_add_epi32(iy, ones)));
+        for (corner, (r, c)) in
+            at.iter_mut()
+                .zip([(top, left), (top, right), (below, left), (below, right)])
+        {
+            // SAFETY: `corner` holds 8 i32.
+            unsafe { _mm256_storeu_si256(corner.as_mut_ptr().cast(), _mm256_add_epi32(r, c)) };
+        }
+    }
+    if _mm256_movemask_ps(near) != 0xff {
+        return None;
+    }
+    let mut acc = _mm256_setzero_ps();
+    for (at, &(fx, fy)) in at.iter().zip(&fractions) {
+        // Clamped, every index lies in the plane; read with the usual checks.
+        let corner = |k: usize| {
+            let v: [f32; LANES] = std::array::from_fn(|l| image.data[at[k][l] as usize]);
+            // SAFETY: `v` holds 8 f32.
+            unsafe { _mm256_loadu_ps(v.as_ptr()) }
+        };
+        let (tl, tr, bl, br) = (corner(0), corner(1), corner(2), corner(3));
         let (gx, gy) = (_mm256_sub_ps(one, fx), _mm256_sub_ps(one, fy));
         let a = _mm256_add_ps(_mm256_mul_ps(tl, gx), _mm256_mul_ps(tr, fx));
         let b = _mm256_add_ps(_mm256_mul_ps(bl, gx), _mm256_mul_ps(br, fx));
