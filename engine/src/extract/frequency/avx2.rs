@@ -124,7 +124,6 @@ fn inside_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> O
     // The largest index whose neighbour to the right one row below is in the plane; the
     // caller has checked that the length fits an i32.
     let last = _mm256_set1_epi32((image.data.len() as i32) - image.width as i32 - 2);
-    let one = _mm256_set1_ps(1.0);
     let base = image.data.as_ptr();
     // First every sample's index and fractions, then the corners and the sums: each
     // sample's chain from its position to its corners' loads is long (a conversion, a
@@ -182,11 +181,7 @@ fn inside_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> O
             )
         };
         let ((tl, tr), (bl, br)) = (corners(0), corners(image.width));
-        let (gx, gy) = (_mm256_sub_ps(one, fx), _mm256_sub_ps(one, fy));
-        let a = _mm256_add_ps(_mm256_mul_ps(tl, gx), _mm256_mul_ps(tr, fx));
-        let b = _mm256_add_ps(_mm256_mul_ps(bl, gx), _mm256_mul_ps(br, fx));
-        let v = _mm256_add_ps(_mm256_mul_ps(a, gy), _mm256_mul_ps(b, fy));
-        acc = _mm256_add_ps(acc, v);
+        acc = _mm256_add_ps(acc, bilinear([tl, tr, bl, br], (fx, fy)));
     }
     Some(acc)
 }
@@ -209,8 +204,10 @@ fn clamped_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> 
         _mm256_set1_epi32(height - 1),
     );
     let stride = _mm256_set1_epi32(width);
-    let far = _mm256_set1_ps((1 << 20) as f32);
-    let one = _mm256_set1_ps(1.0);
+    let (far, near_far) = (
+        _mm256_set1_ps((1 << 20) as f32),
+        _mm256_set1_ps(-((1 << 20) as f32)),
+    );
     let ones = _mm256_set1_epi32(1);
     // Per sample: the indices of its four corners (top left, top right, bottom left,
     // bottom right), and its fractions.
@@ -224,10 +221,7 @@ fn clamped_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> 
         // |x0|, |y0| < 2^20 (false for NaN), so the conversions are exact.
         for v in [x0, y0] {
             near = _mm256_and_ps(near, _mm256_cmp_ps::<_CMP_LT_OQ>(v, far));
-            near = _mm256_and_ps(
-                near,
-                _mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_sub_ps(_mm256_setzero_ps(), far)),
-            );
+            near = _mm256_and_ps(near, _mm256_cmp_ps::<_CMP_GT_OQ>(v, near_far));
         }
         let (ix, iy) = (_mm256_cvttps_epi32(x0), _mm256_cvttps_epi32(y0));
         let column = |v: __m256i| _mm256_min_epi32(_mm256_max_epi32(v, zero), right);
@@ -255,14 +249,22 @@ fn clamped_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> 
             // SAFETY: `v` holds 8 f32.
             unsafe { _mm256_loadu_ps(v.as_ptr()) }
         };
-        let (tl, tr, bl, br) = (corner(0), corner(1), corner(2), corner(3));
-        let (gx, gy) = (_mm256_sub_ps(one, fx), _mm256_sub_ps(one, fy));
-        let a = _mm256_add_ps(_mm256_mul_ps(tl, gx), _mm256_mul_ps(tr, fx));
-        let b = _mm256_add_ps(_mm256_mul_ps(bl, gx), _mm256_mul_ps(br, fx));
-        let v = _mm256_add_ps(_mm256_mul_ps(a, gy), _mm256_mul_ps(b, fy));
-        acc = _mm256_add_ps(acc, v);
+        acc = _mm256_add_ps(acc, bilinear(std::array::from_fn(corner), (fx, fy)));
     }
     Some(acc)
+}
+
+/// A sample between its corners (top left, top right, bottom left, bottom right) at
+/// fractions (fx, fy), lane by lane in `Plane::sample`'s arithmetic: along the rows, then
+/// between them, each as two products and a sum (no fused multiply-add).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn bilinear([tl, tr, bl, br]: [__m256; 4], (fx, fy): (__m256, __m256)) -> __m256 {
+    let one = _mm256_set1_ps(1.0);
+    let (gx, gy) = (_mm256_sub_ps(one, fx), _mm256_sub_ps(one, fy));
+    let a = _mm256_add_ps(_mm256_mul_ps(tl, gx), _mm256_mul_ps(tr, fx));
+    let b = _mm256_add_ps(_mm256_mul_ps(bl, gx), _mm256_mul_ps(br, fx));
+    _mm256_add_ps(_mm256_mul_ps(a, gy), _mm256_mul_ps(b, fy))
 }
 
 #[cfg(test)]
