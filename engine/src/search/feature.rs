@@ -1127,10 +1127,22 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
     // descending order.
     let mut similarity = [[0.0f32; SLOTS]; PROBE_CODES];
     let mut anchors = [(0.0f32, (0usize, 0usize)); ANCHORS];
+    const _: () = assert!(SLOTS <= 32 && CODES < SLOTS);
+    let stored = (1u32 << g.stored) - 1;
     for i in 0..probe.count {
         similarity[i] = similarities(probe, i, &g);
-        for j in 0..g.stored {
+        // Only pairs above the last anchor's similarity can take its place, and it only
+        // rises: those of the row are found side by side, then offered in order.
+        let bar = anchors[ANCHORS - 1].0;
+        let mut above = 0u32;
+        for j in 0..SLOTS {
+            above |= u32::from(similarity[i][j] > bar) << j;
+        }
+        let mut above = above & stored;
+        while above != 0 {
+            let j = above.trailing_zeros() as usize;
             keep_top(&mut anchors, (similarity[i][j], (i, j)));
+            above &= above - 1;
         }
     }
     let mut best = 0.0f32;
@@ -1152,13 +1164,20 @@ pub fn consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
             let reach = PLACE_DISTANCE + PLACE_DISTANCE_PER_PX * (dx * dx + dy * dy).sqrt();
             let reach2 = reach * reach;
             let mut landed = [0.0f32; SLOTS];
+            let mut any = [false; SLOTS];
             for j in 0..SLOTS {
                 let (ex, ey) = (xs[j] - x, ys[j] - y);
                 let off = (direction.wrapping_sub(g.directions[j]) as i8).unsigned_abs();
                 let lands = (ex * ex + ey * ey <= reach2) & (off <= PLACE_DIRECTION_UNITS);
                 landed[j] = similarity[i][j] * f32::from(u8::from(lands));
+                any[j] = landed[j] > 0.0;
             }
-            keep_top(&mut top, (row_max(&landed), ()));
+            // A row that lands nowhere has the maximum 0, which `keep_top` never takes
+            // (its last place is at least 0): most rows, whose maximum is then not
+            // worked out.
+            if any.contains(&true) {
+                keep_top(&mut top, (row_max(&landed), ()));
+            }
         }
         best = best.max(mean_of(&top.map(|t| t.0)));
     }
@@ -1431,6 +1450,97 @@ mod tests {
                 assert_eq!(score(&probe, g), plain_score(p, g));
             }
         }
+    }
+
+    /// [`consistent_score`] the plain way: every pair of codes with a similarity, sorted
+    /// (ties in the order of the pairs) for the anchors; under each placement every probe
+    /// code's best landed similarity, sorted for the best `TOP`.
+    fn plain_consistent_score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
+        let g = unpack(gallery);
+        let place = |j: usize| position(gallery, j);
+        let rows: Vec<[f32; SLOTS]> = (0..probe.count)
+            .map(|i| similarities(probe, i, &g))
+            .collect();
+        let mut pairs: Vec<(f32, usize, usize)> = (0..probe.count)
+            .flat_map(|i| (0..g.stored).map(move |j| (i, j)))
+            .map(|(i, j)| (rows[i][j], i, j))
+            .filter(|p| p.0 > 0.0)
+            .collect();
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        pairs.truncate(ANCHORS);
+        let placement = |&(_, i0, j0): &(f32, usize, usize)| {
+            let turn = g.directions[j0].wrapping_sub(probe.lane_directions[i0]);
+            let (sin, cos) = (f32::from(turn) * (std::f32::consts::TAU / 256.0)).sin_cos();
+            let anchor = probe.positions[i0];
+            let mut best: Vec<f32> = (0..probe.count)
+                .map(|i| {
+                    let (dx, dy) = (
+                        probe.positions[i].0 - anchor.0,
+                        probe.positions[i].1 - anchor.1,
+                    );
+                    let to = (
+                        cos * dx - sin * dy + place(j0).0,
+                        sin * dx + cos * dy + place(j0).1,
+                    );
+                    let reach = PLACE_DISTANCE + PLACE_DISTANCE_PER_PX * (dx * dx + dy * dy).sqrt();
+                    let heading = probe.lane_directions[i].wrapping_add(turn);
+                    (0..g.stored)
+                        .filter(|&j| {
+                            let (ex, ey) = (place(j).0 - to.0, place(j).1 - to.1);
+                            let off = (heading.wrapping_sub(g.directions[j]) as i8).unsigned_abs();
+                            ex * ex + ey * ey <= reach * reach && off <= PLACE_DIRECTION_UNITS
+                        })
+                        .map(|j| rows[i][j])
+                        .fold(0.0f32, larger)
+                })
+                .collect();
+            best.sort_by(|a, b| b.total_cmp(a));
+            best.resize(best.len().max(TOP), 0.0);
+            mean_of(&std::array::from_fn(|k| best[k]))
+        };
+        pairs.iter().map(placement).fold(0.0f32, f32::max)
+    }
+
+    #[test]
+    fn the_geometric_rescoring_skips_only_what_cannot_count() {
+        let features = random_features(40, 23);
+        let mut state = 77;
+        let mut next = move || split_mix(&mut state);
+        let (mut compared, mut placed) = (0, 0);
+        for (k, f) in features.iter().enumerate() {
+            let probe = ProbeFeature::new(f);
+            // The same print placed again: its codes' positions and directions nudged,
+            // every fourth code another print's.
+            let mut near = *f;
+            for slot in 0..CODES {
+                for axis in 0..2 {
+                    let at = POSITIONS_AT + 2 * slot + axis;
+                    near[at] = (near[at] as i8).wrapping_add((next() % 3) as i8 - 1) as u8;
+                }
+                let at = DIRECTIONS_AT + slot;
+                near[at] = near[at].wrapping_add((next() % 9) as u8).wrapping_sub(4);
+                if slot % 4 == 3 {
+                    let other = &features[(k + 1) % features.len()];
+                    let code = slot * CODE_BYTES..(slot + 1) * CODE_BYTES;
+                    near[code.clone()].copy_from_slice(&other[code]);
+                }
+            }
+            for g in features.iter().chain([&near]) {
+                let (fast, plain) = (
+                    consistent_score(&probe, g),
+                    plain_consistent_score(&probe, g),
+                );
+                assert_eq!(fast.to_bits(), plain.to_bits(), "feature {k}");
+                compared += 1;
+                placed += usize::from(fast > 0.0);
+            }
+        }
+        // Not only features that land nowhere (score 0): the own prints placed again, and
+        // chance placements among the others.
+        assert!(
+            placed >= 500 && compared == 40 * 41,
+            "{placed} of {compared}"
+        );
     }
 
     #[test]
