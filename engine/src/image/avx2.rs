@@ -43,7 +43,7 @@ struct Group {
 }
 
 /// How a row of `w` source pixels maps onto the target columns `columns` (left source
-/// column, right source column, fraction), grouped for [`along`].
+/// column, right source column, fraction), grouped for [`Columns::along`].
 pub(super) struct Columns<'a> {
     columns: &'a [(usize, usize, f32)],
     groups: Vec<Group>,

@@ -247,7 +247,7 @@ fn along_portable(row: &[u8], columns: &[(usize, usize, f32)], into: &mut [f32])
 
 /// A whole number from 0 to 255 held in an f32, as a byte: `value as u8` gives the same,
 /// but its check for values out of range and NaN is a scalar sequence per pixel, which
-/// kept the resampling's last pass from being vectorised (a third of its time). Adding
+/// kept the resampling's last pass from being vectorised (about half of its time). Adding
 /// 2²³ puts the number in the low bits of the sum's representation, exactly.
 #[inline(always)]
 fn to_byte(value: f32) -> u8 {
