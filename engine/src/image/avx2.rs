@@ -47,42 +47,42 @@ struct Group {
 pub(super) struct Columns<'a> {
     columns: &'a [(usize, usize, f32)],
     groups: Vec<Group>,
-    /// Whether each group of eight target columns (in order) is in `groups`.
-    vectorised: Vec<bool>,
+    /// The first columns of the groups of eight that go column by column.
+    by_column: Vec<usize>,
 }
 
 impl<'a> Columns<'a> {
     /// Groups the target columns of rows `w` source pixels wide.
     pub(super) fn new(columns: &'a [(usize, usize, f32)], w: usize) -> Self {
-        let mut groups = Vec::new();
-        let mut vectorised = Vec::with_capacity(columns.len() / LANES);
+        let (mut groups, mut by_column) = (Vec::new(), Vec::new());
         for (g, group) in columns.chunks_exact(LANES).enumerate() {
             let from = group[0].0;
             let fits = from + SPAN <= w
                 && group.iter().all(|&(x0, x1, _)| {
                     x0 >= from && x0 - from < SPAN && x1 >= from && x1 - from < SPAN
                 });
-            vectorised.push(fits);
-            if fits {
-                // Lanes 8–15 of the shuffles are never used; 0x80 makes them zero.
-                let (mut left, mut right) = ([0x80u8; SPAN], [0x80u8; SPAN]);
-                for (l, &(x0, x1, _)) in group.iter().enumerate() {
-                    left[l] = (x0 - from) as u8;
-                    right[l] = (x1 - from) as u8;
-                }
-                groups.push(Group {
-                    column: g * LANES,
-                    from,
-                    left,
-                    right,
-                    fx: std::array::from_fn(|l| group[l].2),
-                });
+            if !fits {
+                by_column.push(g * LANES);
+                continue;
             }
+            // Lanes 8–15 of the shuffles are never used; 0x80 makes them zero.
+            let (mut left, mut right) = ([0x80u8; SPAN], [0x80u8; SPAN]);
+            for (l, &(x0, x1, _)) in group.iter().enumerate() {
+                left[l] = (x0 - from) as u8;
+                right[l] = (x1 - from) as u8;
+            }
+            groups.push(Group {
+                column: g * LANES,
+                from,
+                left,
+                right,
+                fx: std::array::from_fn(|l| group[l].2),
+            });
         }
         Self {
             columns,
             groups,
-            vectorised,
+            by_column,
         }
     }
 
@@ -118,15 +118,14 @@ impl<'a> Columns<'a> {
             }
         }
         // The groups that did not fit, and the columns after the last whole group.
-        let tail = self.vectorised.len() * LANES;
-        for (g, _) in self.vectorised.iter().enumerate().filter(|(_, v)| !**v) {
-            let at = g * LANES;
+        for &at in &self.by_column {
             super::along_portable(
                 row,
                 &self.columns[at..at + LANES],
                 &mut into[at..at + LANES],
             );
         }
+        let tail = self.columns.len() / LANES * LANES;
         super::along_portable(row, &self.columns[tail..], &mut into[tail..]);
     }
 }
@@ -156,7 +155,7 @@ mod tests {
                 .map(|x| super::super::source_position(x, w, scale))
                 .collect();
             let grouped = Columns::new(&columns, w);
-            let groups = grouped.vectorised.len();
+            let groups = nw / LANES;
             assert!(
                 grouped.groups.len() as f32 >= share * groups as f32,
                 "{w} at {scale}: {} of {groups} groups",

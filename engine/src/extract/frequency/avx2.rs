@@ -198,7 +198,7 @@ fn inside_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> O
 #[inline]
 fn clamped_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> Option<__m256> {
     let (width, height) = (image.width as i32, image.height as i32);
-    let (zero, right, bottom) = (
+    let (zero, last_column, last_row) = (
         _mm256_setzero_si256(),
         _mm256_set1_epi32(width - 1),
         _mm256_set1_epi32(height - 1),
@@ -224,9 +224,12 @@ fn clamped_sums(image: &Plane, position: impl Fn(usize) -> (__m256, __m256)) -> 
             near = _mm256_and_ps(near, _mm256_cmp_ps::<_CMP_GT_OQ>(v, near_far));
         }
         let (ix, iy) = (_mm256_cvttps_epi32(x0), _mm256_cvttps_epi32(y0));
-        let column = |v: __m256i| _mm256_min_epi32(_mm256_max_epi32(v, zero), right);
+        let column = |v: __m256i| _mm256_min_epi32(_mm256_max_epi32(v, zero), last_column);
         let row = |v: __m256i| {
-            _mm256_mullo_epi32(_mm256_min_epi32(_mm256_max_epi32(v, zero), bottom), stride)
+            _mm256_mullo_epi32(
+                _mm256_min_epi32(_mm256_max_epi32(v, zero), last_row),
+                stride,
+            )
         };
         let (left, right) = (column(ix), column(_mm256_add_epi32(ix, ones)));
         let (top, below) = (row(iy), row(_mm256_add_epi32(iy, ones)));
