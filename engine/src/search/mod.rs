@@ -14,7 +14,7 @@
 pub mod feature;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -566,11 +566,18 @@ fn segment_hits(
         })
         .collect();
     let shared = SharedBar::new();
-    blocks
-        .par_iter()
-        .fold(
-            || (Best::new(shortlist), Vec::new(), Vec::new(), Vec::new()),
-            |(mut best, mut scores, mut mask, mut owners), &(si, start, extra)| {
+    // One worker per thread, each taking the next block until none is left, so that
+    // there is one best `shortlist` per thread, not one per piece rayon splits the
+    // blocks into (each had its buffer to allocate and fill, and its hits to merge).
+    let next = AtomicUsize::new(0);
+    let take = || blocks.get(next.fetch_add(1, Ordering::Relaxed));
+    let workers = rayon::current_num_threads().clamp(1, blocks.len().max(1));
+    (0..workers)
+        .into_par_iter()
+        .map(|_| {
+            let mut best = Best::new(shortlist);
+            let (mut scores, mut mask, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+            while let Some(&(si, start, extra)) = take() {
                 best.bar = best.bar.max(shared.get());
                 let s = &snapshot.segments[si];
                 let (rows, features) = if extra {
@@ -613,10 +620,9 @@ fn segment_hits(
                     }
                 }
                 shared.raise(best.bar);
-                (best, scores, mask, owners)
-            },
-        )
-        .map(|(best, _, _, _)| best)
+            }
+            best
+        })
         .reduce(|| Best::new(shortlist), Best::merge)
         .into_hits()
 }
