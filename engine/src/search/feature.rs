@@ -594,7 +594,7 @@ const SECTOR_LANES: usize = 16;
 /// when no sector needs both (nearly opposite directions); their maxima go to a second
 /// register, chosen per sector by a mask. A probe for which no such sharing exists (a
 /// sector needs more than 16 codes, or too few codes lie opposite each other) is scanned
-/// with all 24 lanes.
+/// with the lanes of all its codes (at most 20).
 #[derive(Debug, Clone)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the AVX-512 scan only
 struct SectorLanes {
@@ -750,7 +750,7 @@ impl ProbeFeature {
     /// Whether the probe's codes fit the AVX-512 scan's sectors (16 lanes, each code in
     /// one lane of its own in every sector that needs it, two codes sharing a lane only
     /// where no sector needs both): such probes are scanned with 16 lanes per gallery code
-    /// on processors with AVX-512, the others with all 24.
+    /// on processors with AVX-512, the others with the lanes of all their codes (at most 20).
     pub fn fits_sectors(&self) -> bool {
         self.sectors.is_some()
     }

@@ -3,7 +3,8 @@
 //! dispatch tests compare the two on every build) but meets each gallery code with 16 probe
 //! codes instead of 24 lanes: those its direction sector needs ([`super::SectorLanes`];
 //! each probe code in the same lane in every sector, so that the running maxima stay in
-//! two registers), or, for a probe whose codes do not fit the sectors, with all 24 lanes.
+//! two registers), or, for a probe whose codes do not fit the sectors, with all 20 probe
+//! codes (16 lanes of one vector and 4 of a quarter vector).
 //! Written out rather than left to the compiler's vectoriser, which split the 24-lane loop
 //! into pieces of 1, 2, 4 and 8 lanes whenever a constant changed.
 
@@ -13,8 +14,8 @@ use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
 use super::{
-    CODE_BYTES, CODE_WORDS, CODES, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, ProbeFeature,
-    SECTORS, SectorLanes, TOP, code_count, prefetch_ahead, wanted_feature,
+    CODE_BYTES, CODE_WORDS, CODES, DIRECTIONS_AT, FEATURE_BYTES, PROBE_CODES, PROBE_LANES,
+    ProbeFeature, SECTORS, SectorLanes, TOP, code_count, prefetch_ahead, wanted_feature,
 };
 
 /// Whether this processor runs the AVX-512 scan (checked once).
@@ -33,7 +34,7 @@ pub(crate) fn available() -> bool {
 /// Scores the features of a contiguous block that `wanted` marks (all when it is empty;
 /// the others get 0), as `search::scan_block` does, when the processor has the
 /// instructions (else does nothing and says so): in sectors where the probe's codes fit
-/// them, else all 24 lanes against every gallery code.
+/// them, else all 20 probe codes' lanes against every gallery code.
 ///
 /// A feature whose score cannot reach `bar` (its best per-code value, which no mean of 8
 /// exceeds, is below it) may get that value instead of its score: the best 8 are not
@@ -293,20 +294,28 @@ fn with_inverse_roots(probe: &ProbeFeature, low: __m512, high: __m512) -> (__m51
 }
 
 /// [`code_values`] for a probe whose codes do not fit the sectors: each gallery code meets
-/// all 24 lanes (lane k: probe code k), and each lane keeps its running maximum in a
-/// register.
+/// the lanes of all 20 probe codes (lane k: probe code k), and each lane keeps its running
+/// maximum in a register. Codes 16–19 take four lanes of a 256-bit vector rather than
+/// eight of a 512-bit one: lanes 20–23 would only count 0, and on Zen 4, which carries a
+/// 512-bit instruction out as two halves, the narrower vector's AND, count and sum cost
+/// half as much (a probe that does not fit the sectors scanned 65,536 features in 0.85 of
+/// the time; docs/search.md).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
 #[inline]
 fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m512) {
     let gallery = &gallery[..FEATURE_BYTES];
     let stored = code_count(gallery);
+    const _: () = assert!(PROBE_CODES <= 20 && PROBE_LANES >= 20);
     let lanes = &probe.lane_words.0;
     let mut low_best = _mm512_setzero_ps();
-    let mut high_best = _mm256_setzero_ps();
+    let mut high_best = _mm_setzero_ps();
     for slot in 0..stored {
         // SAFETY: as in `code_values`, whose codes with too few set bits count 0 here too.
         let (code, gd, ones) = unsafe { gallery_code(gallery, slot) };
-        let mut counts = [_mm512_setzero_si512(); 3];
+        let mut counts = [_mm512_setzero_si512(); 2];
+        // Codes 16–19, four lanes: half a vector (the lanes past the probe's 20 codes
+        // would only ever count 0).
+        let mut last = _mm256_setzero_si256();
         let g = broadcast_words(code);
         for (w, &g) in g.iter().enumerate() {
             for (group, count) in counts.iter_mut().enumerate() {
@@ -315,6 +324,10 @@ fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m51
                 let a = unsafe { _mm512_load_si512(lanes[w][8 * group..].as_ptr().cast()) };
                 *count = _mm512_add_epi64(*count, _mm512_popcnt_epi64(_mm512_and_si512(a, g)));
             }
+            // SAFETY: lanes 16–19 of the 24, aligned to 32 bytes (`LaneWords`).
+            let a = unsafe { _mm256_load_si256(lanes[w][16..].as_ptr().cast()) };
+            let g = _mm512_castsi512_si256(g);
+            last = _mm256_add_epi64(last, _mm256_popcnt_epi64(_mm256_and_si256(a, g)));
         }
         // Exact conversions of counts up to 256, as in `code_values`.
         let low = _mm512_cvtepu32_ps(_mm512_permutex2var_epi32(
@@ -322,20 +335,20 @@ fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m51
             _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
             counts[1],
         ));
-        let high = _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(counts[2]));
+        let high = _mm_cvtepi32_ps(_mm256_cvtepi64_epi32(last));
         let window = probe.window_lanes[gd];
         let ib = probe.inverse_root_of[ones as usize];
         low_best = _mm512_max_ps(
             low_best,
             _mm512_maskz_mul_ps(window as __mmask16, low, _mm512_set1_ps(ib)),
         );
-        high_best = _mm256_max_ps(
+        high_best = _mm_max_ps(
             high_best,
-            _mm256_maskz_mul_ps((window >> 16) as __mmask8, high, _mm256_set1_ps(ib)),
+            _mm_maskz_mul_ps((window >> 16) as __mmask8, high, _mm_set1_ps(ib)),
         );
     }
-    // Lanes 24–31 zero, not undefined: the scan takes the maximum over every lane.
-    with_inverse_roots(probe, low_best, _mm512_zextps256_ps512(high_best))
+    // Lanes 20–31 zero, not undefined: the scan takes the maximum over every lane.
+    with_inverse_roots(probe, low_best, _mm512_zextps128_ps512(high_best))
 }
 
 /// Each word of a gallery code in every 64-bit lane of a vector, broadcast from memory.
