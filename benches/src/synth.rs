@@ -66,8 +66,8 @@ pub enum Model {
     /// Where the print's ridge lines end or fork ([`ridges`]).
     Ridges,
     /// [`Model::Ridges`]'s fingers rolled nail to nail: the same field, ridges and density
-    /// of minutiae over the area a rolled impression captures ([`ROLLED_ACROSS`],
-    /// [`ROLLED_ALONG`]), so that a gallery of rolled prints holds impostors with as many
+    /// of minutiae over the area a rolled impression captures (`ROLLED_ACROSS`,
+    /// `ROLLED_ALONG`), so that a gallery of rolled prints holds impostors with as many
     /// stage-1 rows, and as many minutiae for the matcher, as real rolled prints.
     Rolled,
 }

@@ -312,9 +312,9 @@ const WINDOW_STEP: usize = 64;
 const WINDOW_RADIUS: f32 = 160.0;
 
 /// Plain-sized captures cut from a rolled print's template: about each point of a grid
-/// [`WINDOW_STEP`] px apart over its minutiae, the [`WINDOW_MINUTIAE`] nearest it (with
+/// `WINDOW_STEP` px apart over its minutiae, the [`WINDOW_MINUTIAE`] nearest it (with
 /// the ridge counts among them and the ridge flow of their disc,
-/// [`crate::crop::around`]), where they lie within [`WINDOW_RADIUS`] px. They are cut
+/// [`crate::crop::around`]), where they lie within `WINDOW_RADIUS` px. They are cut
 /// from the enrolled impression itself, so they test only whether stage 1 covers the part
 /// of the print a plain capture caught, not distortion or a second capture's noise.
 pub fn windows(rolled: &Template) -> Vec<Template> {

@@ -87,7 +87,7 @@ fn kernel_index(theta: f32, period: f32) -> usize {
 
 /// Filters the foreground blocks of a normalised image; background stays 0. Compiled for
 /// AVX2 + FMA, NEON and the baseline, and dispatched at run time. Every build computes the
-/// same values: each output is the sum defined by [`filter_block`], in fused multiply-adds
+/// same values: each output is the sum defined by `filter_block`, in fused multiply-adds
 /// (correctly rounded wherever they run: an instruction on the dispatched builds, the C
 /// library's `fmaf` on a baseline x86-64 build, which is slow but has the same results).
 #[multiversion::multiversion(targets("x86_64+avx2+fma", "aarch64+neon"))]

@@ -85,8 +85,8 @@ impl Drop for Plane {
 /// and unmaps it when it is freed, so every such plane cost a page fault per 4 KB on its
 /// first writes: 460 page faults per FVC2002 image, 104 with this pool (`perf stat`), and
 /// the orientation step, whose planes came first, 1.3–1.65 ms against 0.66–0.77 ms.
-/// Buffers of at least [`MIN_FLOATS`] go back to this pool when their plane is dropped, up
-/// to [`MAX_BUFFERS`] buffers and [`MAX_FLOATS`] in all per thread, and new planes take
+/// Buffers of at least [`MIN_FLOATS`](scratch::MIN_FLOATS) go back to this pool when their plane is dropped, up
+/// to [`MAX_BUFFERS`](scratch::MAX_BUFFERS) buffers and [`MAX_FLOATS`](scratch::MAX_FLOATS) in all per thread, and new planes take
 /// the smallest that fits. Values are always written before a plane is handed out.
 pub mod scratch {
     use std::cell::RefCell;

@@ -1,6 +1,6 @@
 //! The stage-1 search feature (version 4, 1,017 bytes): compact codes of 29 of the
 //! template's minutia cylinders (the matcher's local structures) — its 20 most central,
-//! then 9 spread over the rest of the print ([`code_order`]) — compared one against one as
+//! then 9 spread over the rest of the print (`code_order`) — compared one against one as
 //! the matcher does, but on 256 sampled cells instead of 1,536, with where their minutiae
 //! lie.
 //!
@@ -8,7 +8,7 @@
 //! the cells within 7.5 cells of the cylinder's centre; a bit is set where the cell is
 //! valid and set in the cylinder. When the template carries its ridge flow (our own
 //! extractor's templates), the code's last 64 bits are the flow around the minutia instead
-//! ([`flow_bits`]: the ridge direction at 16 points 45 px from it, turned with it, each as
+//! (`flow_bits`: the ridge direction at 16 points 45 px from it, turned with it, each as
 //! one of 4 bins), and the feature's flags say so. With the code go its minutia's direction
 //! and position (relative to the minutiae's centroid, in 4-pixel steps). A probe's first 20
 //! codes (its most central minutiae) are each compared with every gallery code whose
@@ -259,7 +259,7 @@ const MINUTIAE_PER_ROW: usize = 40;
 
 /// A gallery template's stage-1 rows, back to back: the feature about its centroid
 /// ([`feature_of`]) and, for a template of more than [`ROWS_FROM`] minutiae (a rolled
-/// print), features about other centres spread over the print ([`row_centres`]), up to
+/// print), features about other centres spread over the print (`row_centres`), up to
 /// [`MAX_ROWS`] in all. Each row is scanned like a template of its own and all lead to
 /// the one template: a probe that caught only part of a large print (a plain impression of
 /// a finger enrolled rolled) meets the row about that part, where the codes about the
@@ -267,7 +267,7 @@ const MINUTIAE_PER_ROW: usize = 40;
 /// prints against rolled ones").
 ///
 /// A template of one row stores its 20 most central codes and 9 spread over the rest of
-/// it ([`code_order`]), to meet probes that caught another part of it. Where there are
+/// it (`code_order`), to meet probes that caught another part of it. Where there are
 /// several rows, which together cover the print, every row (the centroid's too) stores
 /// the 29 codes nearest its centre instead: a plain probe meets a row whose codes all lie
 /// in the part it caught, and the geometric re-ranking places it on them. With spread
@@ -1046,7 +1046,7 @@ pub fn score(probe: &ProbeFeature, gallery: &[u8]) -> f32 {
 }
 
 /// [`score`] computed pair by pair over the probe codes within the direction window only
-/// (on average 35 % of them: their run of [`Ranked`] ranks) instead of every lane: for
+/// (on average 35 % of them: their run of `Ranked` ranks) instead of every lane: for
 /// processors without a vector bit count, where each pair costs four scalar ones. The same
 /// integer counts, products and maxima, so the same value.
 #[inline(always)]

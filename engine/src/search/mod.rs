@@ -495,12 +495,12 @@ impl Best {
 
 /// The highest bar any of the scan's workers has reached, for all of them: a worker's
 /// `k`-th best is never above the whole scan's, so a hit below any worker's bar cannot be
-/// among the best `k`, and every worker may turn it away. Without it each worker (rayon
-/// splits the blocks among a handful) started its own best `k` from nothing: it kept its
-/// first `2k` hits, had the kernel work out the mean of every feature it met until then,
-/// and pruned and merged them later: at a million templates, the scan with the shared bar
-/// took about 0.94 of the time (docs/search.md). Held as the score's bits mapped to an
-/// unsigned order, so that one atomic maximum raises it.
+/// among the best `k`, and every worker may turn it away. Without it each worker (then one
+/// per piece rayon split the blocks into; now one per thread) started its own best `k`
+/// from nothing: it kept its first `2k` hits, had the kernel work out the mean of every
+/// feature it met until then, and pruned and merged them later: at a million templates,
+/// the scan with the shared bar took about 0.94 of the time (docs/search.md). Held as the
+/// score's bits mapped to an unsigned order, so that one atomic maximum raises it.
 struct SharedBar(AtomicU32);
 
 impl SharedBar {

@@ -1,7 +1,7 @@
 //! The stage-1 scan written with AVX-512 intrinsics, for the x86-64 processors that have
 //! AVX-512 F, BW, VL, DQ and VPOPCNTDQ. It computes [`super::score`]'s value exactly (the
 //! dispatch tests compare the two on every build) but meets each gallery code with 16 probe
-//! codes instead of 24 lanes: those its direction sector needs ([`super::SectorLanes`];
+//! codes instead of all 20: those its direction sector needs ([`super::SectorLanes`];
 //! each probe code in the same lane in every sector, so that the running maxima stay in
 //! two registers), or, for a probe whose codes do not fit the sectors, with all 20 probe
 //! codes (16 lanes of one vector and 4 of a quarter vector).
@@ -296,10 +296,10 @@ fn with_inverse_roots(probe: &ProbeFeature, low: __m512, high: __m512) -> (__m51
 /// [`code_values`] for a probe whose codes do not fit the sectors: each gallery code meets
 /// the lanes of all 20 probe codes (lane k: probe code k), and each lane keeps its running
 /// maximum in a register. Codes 16–19 take four lanes of a 256-bit vector rather than
-/// eight of a 512-bit one: lanes 20–23 would only count 0, and on Zen 4, which carries a
-/// 512-bit instruction out as two halves, the narrower vector's AND, count and sum cost
-/// half as much (a probe that does not fit the sectors scanned 65,536 features in 0.85 of
-/// the time; docs/search.md).
+/// eight of a 512-bit one: lanes 20–23 would only count 0, and Zen 4 carries a 512-bit
+/// instruction out as two 256-bit halves, so there the narrower vector's AND, count and
+/// sum take half the work (measured there: such a probe scanned 65,536 features in 0.85
+/// of the time; docs/search.md).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,popcnt")]
 #[inline]
 fn code_values_all_lanes(probe: &ProbeFeature, gallery: &[u8]) -> (__m512, __m512) {
