@@ -623,7 +623,10 @@ fn segment_hits(
             }
             best
         })
-        .reduce(|| Best::new(shortlist), Best::merge)
+        // The workers' own lists merged into one of them (an empty identity would take
+        // a copy of every one).
+        .reduce_with(Best::merge)
+        .unwrap_or_else(|| Best::new(shortlist))
         .into_hits()
 }
 
