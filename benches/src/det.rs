@@ -19,7 +19,7 @@ const FONT_PATHS: &[&str] = &[
 
 /// Registers a system font for labels; returns whether one was found. Without one, the
 /// plot is drawn without text.
-fn register_font() -> bool {
+pub(crate) fn register_font() -> bool {
     static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FOUND.get_or_init(|| {
         for path in FONT_PATHS {

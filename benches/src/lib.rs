@@ -16,4 +16,5 @@ pub mod identify;
 pub mod metrics;
 pub mod service;
 pub mod synth;
+pub mod tails;
 pub mod tenprint;

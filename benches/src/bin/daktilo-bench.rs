@@ -11,6 +11,7 @@ use daktilo_bench::det;
 use daktilo_bench::fvc::{self, Set};
 use daktilo_bench::identify::{Outcomes, SUBJECT_POSITIONS};
 use daktilo_bench::metrics::{self, ErrorRates};
+use daktilo_bench::tails;
 use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
 use daktilo_engine::matching::{self, PreparedTemplate};
 use daktilo_engine::search::{self, ProbeFinger, SearchOptions};
@@ -234,6 +235,10 @@ enum Command {
         /// How the synthetic templates' minutiae are placed.
         #[arg(long, value_enum, default_value_t = SynthModel::Ridges)]
         model: SynthModel,
+        /// Draw the impostor scores' tails (the share at or above each score, matcher and
+        /// stage 1, real against synthetic) in one PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
     /// 1:N identification: FVC fingers enrolled among synthetic ones, searched with their
     /// other impressions; rank-1, FNIR at FPIR, speed, memory, and the same searches done
@@ -1314,7 +1319,16 @@ fn synth_compare(
     count: u64,
     source: Source,
     model: SynthModel,
+    plot: Option<&Path>,
 ) -> anyhow::Result<()> {
+    if let Some(parent) = plot
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        bail!("{}: no such folder for the plot", parent.display());
+    }
+    anyhow::ensure!(count > 0, "--count must be at least 1");
     let sets = fvc::discover(dataset, source.extension())?;
     let synthetic: Vec<Template> = (0..count)
         .into_par_iter()
@@ -1343,6 +1357,9 @@ fn synth_compare(
     };
     let (mut real, mut fake, mut real1, mut fake1) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // The FVC protocol's genuine pairs' stage-1 scores: where the mates stand among each
+    // kind of impostor.
+    let mut genuine1 = Vec::new();
     for set in &sets {
         let templates = load_templates(set, source, &[])?;
         sizes.push(print_sizes(&set.name, &templates));
@@ -1351,6 +1368,12 @@ fn synth_compare(
             .map(matching::prepare)
             .collect::<Result<_, _>>()?;
         let features: Vec<_> = prepared.iter().map(search::feature::feature_of).collect();
+        for (a, b) in fvc::protocol(set).0 {
+            genuine1.push(search::feature::score(
+                &search::feature::ProbeFeature::new(&features[a]),
+                &features[b],
+            ));
+        }
         for (a, b) in fvc::all_impostors(set) {
             real.push(detailed(&prepared[a], &prepared[b]));
             real1.push(search::feature::score(
@@ -1449,6 +1472,61 @@ fn synth_compare(
     println!("stage-1 scores:");
     describe("FVC impostors (cross-finger)", &mut real1);
     describe("FVC probes vs synthetic", &mut fake1);
+    // The scan keeps a share of the gallery (1 % by default, `SearchOptions::rerank`): a
+    // mate that more than that share of its probe's impostors reach or pass is lost in
+    // stage 1 whatever the gallery's size. Pooled over the probes (the real impostors are
+    // too few per probe), this compares the two populations; it is not a prediction of a
+    // search's loss, which depends on each probe's own impostors (docs/search.md).
+    let beaten = |impostors: &[f32], share: f64| {
+        let lost = genuine1
+            .iter()
+            .filter(|&&g| {
+                let at_or_above = impostors.len() - impostors.partition_point(|&x| x < g);
+                at_or_above as f64 > share * impostors.len() as f64
+            })
+            .count();
+        100.0 * lost as f64 / genuine1.len().max(1) as f64
+    };
+    for share in [0.01, 0.001] {
+        println!(
+            "  genuine pairs ({}) that more than {}% of impostors reach (pooled): FVC {:.2}%   synthetic {:.2}%",
+            genuine1.len(),
+            100.0 * share,
+            beaten(&real1, share),
+            beaten(&fake1, share)
+        );
+    }
+    if let Some(path) = plot {
+        let against = |real: Vec<f32>, fake: Vec<f32>| {
+            vec![
+                tails::Series {
+                    name: format!("FVC impostors (cross-finger), {}", real.len()),
+                    scores: real,
+                },
+                tails::Series {
+                    name: format!("FVC probes vs synthetic ({}), {}", model.name(), fake.len()),
+                    scores: fake,
+                },
+            ]
+        };
+        tails::plot(
+            path,
+            &[
+                tails::Panel {
+                    title: format!("Impostor scores, matcher ({} source)", source.name()),
+                    x_label: "calibrated score".to_string(),
+                    series: against(real, fake),
+                },
+                tails::Panel {
+                    title: "Impostor scores, stage 1".to_string(),
+                    x_label: "stage-1 score".to_string(),
+                    series: against(real1, fake1),
+                },
+            ],
+        )
+        .map_err(|e| anyhow::anyhow!("writing the plot to {}: {e}", path.display()))?;
+        println!("plot written to {}", path.display());
+    }
     Ok(())
 }
 
@@ -2498,7 +2576,8 @@ fn main() {
             count,
             source,
             model,
-        } => synth_compare(&dataset, count, source, model),
+            plot,
+        } => synth_compare(&dataset, count, source, model, plot.as_deref()),
         Command::Identify {
             gallery_size,
             dataset,
