@@ -1,6 +1,6 @@
 //! `daktilo-bench synth-compare --plot` end to end on FVC2002 at a small size: the
-//! impostor scores' figures printed and their tails drawn; a plot path in no folder
-//! refused before any work.
+//! impostor scores' figures printed and their tails drawn; a plot path in no folder and
+//! a count of 0 refused before any work.
 
 use std::process::Command;
 
@@ -70,5 +70,23 @@ fn synth_compare_prints_the_impostor_figures_and_draws_their_tails() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!nowhere.exists());
+
+    // No synthetic templates to compare with: a clear error, not a panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_daktilo-bench"))
+        .args([
+            "synth-compare",
+            "--count",
+            "0",
+            "--source",
+            "iso",
+            "--dataset",
+        ])
+        .arg(dir.join("fvc2002"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--count must be at least 1"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out_dir);
 }
