@@ -58,19 +58,12 @@ pub fn plot(path: &Path, title: &str, curves: &[(String, Vec<DetPoint>)]) -> any
         mesh.disable_x_axis().disable_y_axis();
     }
     mesh.draw()?;
-    let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     for (k, (name, curve)) in curves.iter().enumerate() {
-        let colour = colours[k % colours.len()];
         let points: Vec<(f64, f64)> = curve
             .iter()
             .map(|p| (p.fmr.max(FLOOR), p.fnmr.max(FLOOR)))
             .collect();
-        let series = chart.draw_series(LineSeries::new(points, colour.stroke_width(2)))?;
-        if text {
-            series.label(name.clone()).legend(move |(x, y)| {
-                PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
-            });
-        }
+        draw_line(&mut chart, k, name, points, text)?;
     }
     // The equal-error diagonal.
     chart.draw_series(LineSeries::new(
@@ -78,13 +71,52 @@ pub fn plot(path: &Path, title: &str, curves: &[(String, Vec<DetPoint>)]) -> any
         BLACK.mix(0.3),
     ))?;
     if text {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     root.present()?;
+    Ok(())
+}
+
+/// The plots' lines, in this order.
+const COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+
+/// Draws the `k`-th line of a plot (its colour from [`COLOURS`]), labelled `name` for the
+/// legend where the plot has text.
+pub(crate) fn draw_line<X, Y>(
+    chart: &mut ChartContext<'_, BitMapBackend<'_>, Cartesian2d<X, Y>>,
+    k: usize,
+    name: &str,
+    points: Vec<(f64, f64)>,
+    text: bool,
+) -> anyhow::Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let colour = COLOURS[k % COLOURS.len()];
+    let series = chart.draw_series(LineSeries::new(points, colour.stroke_width(2)))?;
+    if text {
+        series
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+    }
+    Ok(())
+}
+
+/// Draws the legend of a plot's labelled lines at `position`.
+pub(crate) fn draw_legend<'a, X, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()?;
     Ok(())
 }

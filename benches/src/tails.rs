@@ -47,7 +47,6 @@ pub fn plot(path: &Path, panels: &[Panel]) -> anyhow::Result<()> {
     let width = 600 * panels.len() as u32;
     let root = BitMapBackend::new(path, (width, 560)).into_drawing_area();
     root.fill(&WHITE)?;
-    let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
         let tails: Vec<(&str, Vec<(f64, f64)>)> = panel
             .series
@@ -84,7 +83,6 @@ pub fn plot(path: &Path, panels: &[Panel]) -> anyhow::Result<()> {
         }
         mesh.draw()?;
         for (k, (name, points)) in tails.iter().enumerate() {
-            let colour = colours[k % colours.len()];
             // A step down after each score: the share holds until the next one.
             let mut steps = Vec::with_capacity(2 * points.len());
             for (j, &(x, y)) in points.iter().enumerate() {
@@ -92,21 +90,10 @@ pub fn plot(path: &Path, panels: &[Panel]) -> anyhow::Result<()> {
                 let next = points.get(j + 1).map_or(x, |p| p.0);
                 steps.push((next, y));
             }
-            let series = chart.draw_series(LineSeries::new(steps, colour.stroke_width(2)))?;
-            if text {
-                let name = name.to_string();
-                series.label(name).legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
-            }
+            crate::det::draw_line(&mut chart, k, name, steps, text)?;
         }
         if text {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::LowerLeft)
-                .draw()?;
+            crate::det::draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
         }
     }
     root.present()?;

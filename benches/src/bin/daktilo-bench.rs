@@ -1368,18 +1368,17 @@ fn synth_compare(
             .map(matching::prepare)
             .collect::<Result<_, _>>()?;
         let features: Vec<_> = prepared.iter().map(search::feature::feature_of).collect();
+        // Each sample unpacked as a probe once, for all the pairs it probes.
+        let probes: Vec<_> = features
+            .iter()
+            .map(search::feature::ProbeFeature::new)
+            .collect();
         for (a, b) in fvc::protocol(set).0 {
-            genuine1.push(search::feature::score(
-                &search::feature::ProbeFeature::new(&features[a]),
-                &features[b],
-            ));
+            genuine1.push(search::feature::score(&probes[a], &features[b]));
         }
         for (a, b) in fvc::all_impostors(set) {
             real.push(detailed(&prepared[a], &prepared[b]));
-            real1.push(search::feature::score(
-                &search::feature::ProbeFeature::new(&features[a]),
-                &features[b],
-            ));
+            real1.push(search::feature::score(&probes[a], &features[b]));
         }
         for (i, _) in set
             .samples
@@ -1387,7 +1386,7 @@ fn synth_compare(
             .enumerate()
             .filter(|(_, s)| s.impression == 1)
         {
-            let p = search::feature::ProbeFeature::new(&features[i]);
+            let p = &probes[i];
             fake.par_extend(
                 synthetic_prepared
                     .par_iter()
@@ -1396,7 +1395,7 @@ fn synth_compare(
             fake1.extend(
                 synthetic_features
                     .iter()
-                    .map(|f| search::feature::score(&p, f)),
+                    .map(|f| search::feature::score(p, f)),
             );
         }
     }
