@@ -52,6 +52,12 @@ fn synth_compare_prints_the_impostor_figures_and_draws_their_tails() {
         text.contains("FVC probes vs synthetic            n=    800"),
         "{text}"
     );
+    // Across sets: the 40 first impressions against the 240 prints of the other three sets.
+    assert!(
+        text.contains("FVC impostors (across sets)        n=   9600"),
+        "{text}"
+    );
+    assert!(text.contains("   across sets "), "{text}");
     // The FVC protocol's genuine pairs (280 a set) against both kinds of impostor.
     assert!(
         text.contains("genuine pairs (1120) that more than 1% of impostors reach"),

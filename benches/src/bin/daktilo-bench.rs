@@ -220,7 +220,8 @@ enum Command {
         model: SynthModel,
     },
     /// Compare impostor scores against synthetic templates with impostor scores between
-    /// real FVC fingers (matcher and stage-1 feature).
+    /// real FVC fingers (matcher and stage-1 feature): other fingers of the same set, and
+    /// prints of the other sets.
     SynthCompare {
         /// A folder of FVC-style sets.
         #[arg(long)]
@@ -1357,9 +1358,20 @@ fn synth_compare(
     };
     let (mut real, mut fake, mut real1, mut fake1) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Real impostors of another set (another sensor and other people): the first impression
+    // of every finger against every print of the other sets. Within a set of ten fingers,
+    // pairs of one pattern class are as common as the set's few fingers make them, and its
+    // prints share a sensor; across sets neither holds.
+    let (mut across, mut across1) = (Vec::new(), Vec::new());
     // The FVC protocol's genuine pairs' stage-1 scores: where the mates stand among each
     // kind of impostor.
     let mut genuine1 = Vec::new();
+    struct Loaded {
+        prepared: Vec<PreparedTemplate>,
+        features: Vec<[u8; search::feature::FEATURE_BYTES]>,
+        probes: Vec<search::feature::ProbeFeature>,
+    }
+    let mut loaded = Vec::with_capacity(sets.len());
     for set in &sets {
         let templates = load_templates(set, source, &[])?;
         sizes.push(print_sizes(&set.name, &templates));
@@ -1369,10 +1381,22 @@ fn synth_compare(
             .collect::<Result<_, _>>()?;
         let features: Vec<_> = prepared.iter().map(search::feature::feature_of).collect();
         // Each sample unpacked as a probe once, for all the pairs it probes.
-        let probes: Vec<_> = features
+        let probes = features
             .iter()
             .map(search::feature::ProbeFeature::new)
             .collect();
+        loaded.push(Loaded {
+            prepared,
+            features,
+            probes,
+        });
+    }
+    for (k, (set, own)) in sets.iter().zip(&loaded).enumerate() {
+        let Loaded {
+            prepared,
+            features,
+            probes,
+        } = own;
         for (a, b) in fvc::protocol(set).0 {
             genuine1.push(search::feature::score(&probes[a], &features[b]));
         }
@@ -1397,12 +1421,30 @@ fn synth_compare(
                     .iter()
                     .map(|f| search::feature::score(p, f)),
             );
+            for other in loaded.iter().enumerate().filter(|&(j, _)| j != k) {
+                across.par_extend(
+                    other
+                        .1
+                        .prepared
+                        .par_iter()
+                        .map(|c| detailed(&prepared[i], c)),
+                );
+                across1.extend(
+                    other
+                        .1
+                        .features
+                        .iter()
+                        .map(|f| search::feature::score(p, f)),
+                );
+            }
         }
     }
-    let (real_parts, fake_parts) = (real, fake);
-    let (mut real, mut fake): (Vec<f32>, Vec<f32>) = (
-        real_parts.iter().map(|c| c.0).collect(),
-        fake_parts.iter().map(|c| c.0).collect(),
+    let (real_parts, fake_parts, across_parts) = (real, fake, across);
+    let scores = |v: &[(f32, matching::Parts)]| -> Vec<f32> { v.iter().map(|c| c.0).collect() };
+    let (mut real, mut fake, mut across) = (
+        scores(&real_parts),
+        scores(&fake_parts),
+        scores(&across_parts),
     );
     let describe = |name: &str, v: &mut Vec<f32>| {
         v.sort_by(f32::total_cmp);
@@ -1440,14 +1482,27 @@ fn synth_compare(
     }
     println!("matcher scores (calibrated):");
     describe("FVC impostors (cross-finger)", &mut real);
+    if !across.is_empty() {
+        describe("FVC impostors (across sets)", &mut across);
+    }
     describe("FVC probes vs synthetic", &mut fake);
+    // A share of a pool, or a dash where the pool is empty (a dataset of one set has no
+    // impostors across sets).
+    let percent = |v: &[f32], decimals: usize, share: &dyn Fn(&[f32]) -> f64| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.*}%", decimals, share(v))
+        }
+    };
     for t in [10.0f32, 20.0, 30.0] {
         let share =
             |v: &[f32]| 100.0 * v.iter().filter(|&&s| s >= t).count() as f64 / v.len() as f64;
         println!(
-            "  share at or above {t:>4}: FVC {:.3}%   synthetic {:.3}%",
-            share(&real),
-            share(&fake)
+            "  share at or above {t:>4}: FVC {}   across sets {}   synthetic {}",
+            percent(&real, 3, &share),
+            percent(&across, 3, &share),
+            percent(&fake, 3, &share)
         );
     }
     type Part = fn(&matching::Parts) -> Option<f32>;
@@ -1460,16 +1515,22 @@ fn synth_compare(
         let of = |v: &[(f32, matching::Parts)]| -> Vec<f32> {
             v.iter().filter_map(|c| part(&c.1)).collect()
         };
-        let (mut r, mut f) = (of(&real_parts), of(&fake_parts));
+        let (mut r, mut a, mut f) = (of(&real_parts), of(&across_parts), of(&fake_parts));
         if r.is_empty() || f.is_empty() {
             continue;
         }
         println!("{name}:");
         describe("  FVC impostors (cross-finger)", &mut r);
+        if !a.is_empty() {
+            describe("  FVC impostors (across sets)", &mut a);
+        }
         describe("  FVC probes vs synthetic", &mut f);
     }
     println!("stage-1 scores:");
     describe("FVC impostors (cross-finger)", &mut real1);
+    if !across1.is_empty() {
+        describe("FVC impostors (across sets)", &mut across1);
+    }
     describe("FVC probes vs synthetic", &mut fake1);
     // The scan keeps a share of the gallery (1 % by default, `SearchOptions::rerank`): a
     // mate that more than that share of its probe's impostors reach or pass is lost in
@@ -1488,19 +1549,24 @@ fn synth_compare(
     };
     for share in [0.01, 0.001] {
         println!(
-            "  genuine pairs ({}) that more than {}% of impostors reach (pooled): FVC {:.2}%   synthetic {:.2}%",
+            "  genuine pairs ({}) that more than {}% of impostors reach (pooled): FVC {}   across sets {}   synthetic {}",
             genuine1.len(),
             100.0 * share,
-            beaten(&real1, share),
-            beaten(&fake1, share)
+            percent(&real1, 2, &|v| beaten(v, share)),
+            percent(&across1, 2, &|v| beaten(v, share)),
+            percent(&fake1, 2, &|v| beaten(v, share))
         );
     }
     if let Some(path) = plot {
-        let against = |real: Vec<f32>, fake: Vec<f32>| {
+        let against = |real: Vec<f32>, across: Vec<f32>, fake: Vec<f32>| {
             vec![
                 tails::Series {
                     name: format!("FVC impostors (cross-finger), {}", real.len()),
                     scores: real,
+                },
+                tails::Series {
+                    name: format!("FVC impostors (across sets), {}", across.len()),
+                    scores: across,
                 },
                 tails::Series {
                     name: format!("FVC probes vs synthetic ({}), {}", model.name(), fake.len()),
@@ -1514,12 +1580,12 @@ fn synth_compare(
                 tails::Panel {
                     title: format!("Impostor scores, matcher ({} source)", source.name()),
                     x_label: "calibrated score".to_string(),
-                    series: against(real, fake),
+                    series: against(real, across, fake),
                 },
                 tails::Panel {
                     title: "Impostor scores, stage 1".to_string(),
                     x_label: "stage-1 score".to_string(),
-                    series: against(real1, fake1),
+                    series: against(real1, across1, fake1),
                 },
             ],
         )
