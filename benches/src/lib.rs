@@ -14,6 +14,7 @@ pub mod fvc;
 pub mod host;
 pub mod identify;
 pub mod metrics;
+pub mod progress;
 pub mod service;
 pub mod synth;
 pub mod tails;

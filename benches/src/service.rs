@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::progress::Progress;
 use anyhow::Context;
 use daktilo_daemon::config::Config;
 use daktilo_daemon::metrics::Metrics;
@@ -20,7 +21,6 @@ use daktilo_daemon::samples::FingerTemplate;
 use daktilo_daemon::service::{Core, ImportSubject};
 use daktilo_engine::template::FingerPosition;
 use hdrhistogram::Histogram;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
@@ -128,15 +128,6 @@ fn fvc_fingers() -> Vec<(&'static str, u32)> {
         .collect()
 }
 
-fn progress(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what}  eta {{eta}}"))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 /// Builds the data directory unless it already holds a registry.
 fn build(args: &ServiceArgs, config: &Config) -> anyhow::Result<()> {
     if args.data_dir.join("registry.redb").exists() {
@@ -144,7 +135,7 @@ fn build(args: &ServiceArgs, config: &Config) -> anyhow::Result<()> {
         return Ok(());
     }
     let core = Core::open(config.clone(), Arc::new(Metrics::default()))?;
-    let bar = progress(args.subjects, "synthetic subjects");
+    let bar = Progress::new(args.subjects, "importing", "synthetic subjects");
     let batch = 10_000u64;
     let mut start = 0;
     while start < args.subjects {
@@ -171,10 +162,10 @@ fn build(args: &ServiceArgs, config: &Config) -> anyhow::Result<()> {
             .collect();
         core.import(subjects)
             .map_err(|s| anyhow::anyhow!("import: {}", s.message()))?;
-        bar.set_position(end);
+        bar.inc(end - start);
         start = end;
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(())
 }
 

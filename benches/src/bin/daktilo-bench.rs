@@ -1,6 +1,6 @@
 //! `daktilo-bench`: accuracy on FVC-style datasets. See `daktilo-bench --help`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -11,13 +11,13 @@ use daktilo_bench::det;
 use daktilo_bench::fvc::{self, Set};
 use daktilo_bench::identify::{Outcomes, SUBJECT_POSITIONS};
 use daktilo_bench::metrics::{self, ErrorRates};
+use daktilo_bench::progress::Progress;
 use daktilo_bench::tails;
 use daktilo_engine::gallery::{Gallery, GalleryOptions, NewEntry};
 use daktilo_engine::matching::{self, PreparedTemplate};
 use daktilo_engine::search::{self, ProbeFinger, SearchOptions};
 use daktilo_engine::template;
 use daktilo_engine::template::{FingerPosition, Format, Template, TemplateRecord};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -415,27 +415,12 @@ fn parse_ppi(text: &str) -> Result<(String, f32), String> {
     Ok((name.to_string(), ppi))
 }
 
-fn progress(total: u64, label: &str) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        eprintln!("{label}: {total} comparisons");
-        return None;
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_string());
-    Some(bar)
-}
-
 /// The scores of `pairs`, and with `detailed` what made each (else the default parts).
 fn score_pairs(
     prepared: &[PreparedTemplate],
     pairs: &[(usize, usize)],
     detailed: bool,
-    bar: Option<&ProgressBar>,
+    bar: &Progress,
 ) -> (Vec<f64>, Vec<matching::Parts>) {
     pairs
         .par_iter()
@@ -447,9 +432,7 @@ fn score_pairs(
                 let s = matching::compare(&prepared[a], &prepared[b]);
                 (f64::from(s), matching::Parts::default())
             };
-            if let Some(bar) = bar {
-                bar.inc(1);
-            }
+            bar.inc(1);
             s
         })
         .unzip()
@@ -636,16 +619,18 @@ fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         if impostors == Impostors::All {
             impostor = fvc::all_impostors(set);
         }
-        let bar = progress((genuine.len() + impostor.len()) as u64, &set.name);
+        let bar = Progress::new(
+            (genuine.len() + impostor.len()) as u64,
+            &set.name,
+            "comparisons",
+        );
         let started = Instant::now();
         let detailed = csv.is_some();
-        let (g, g_parts) = score_pairs(&prepared, &genuine, detailed, bar.as_ref());
-        let (i, i_parts) = score_pairs(&prepared, &impostor, detailed, bar.as_ref());
+        let (g, g_parts) = score_pairs(&prepared, &genuine, detailed, &bar);
+        let (i, i_parts) = score_pairs(&prepared, &impostor, detailed, &bar);
         seconds += started.elapsed().as_secs_f64();
         comparisons += genuine.len() + impostor.len();
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
+        bar.finish();
         if let Some(w) = csv.as_mut() {
             for (pairs, scores, parts) in [(&genuine, &g, &g_parts), (&impostor, &i, &i_parts)] {
                 for ((&(a, b), s), p) in pairs.iter().zip(scores.iter()).zip(parts.iter()) {
@@ -1052,15 +1037,7 @@ fn add_synthetic(
     positions: &[FingerPosition],
 ) -> anyhow::Result<()> {
     let fingers = positions.len();
-    let bar = (std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(count);
-        bar.set_style(
-            ProgressStyle::with_template("synthesising [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar
-    });
+    let bar = Progress::new(count, "synthesising", "templates");
     let chunk = 16_384u64;
     let mut done = 0;
     while done < count {
@@ -1079,17 +1056,9 @@ fn add_synthetic(
             .collect::<anyhow::Result<_>>()?;
         gallery.append(entries)?;
         done += n;
-        match &bar {
-            Some(bar) => bar.set_position(done),
-            None if done % (chunk * 16) == 0 || done == count => {
-                eprintln!("synthesised {done}/{count}")
-            }
-            None => {}
-        }
+        bar.inc(n);
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     gallery.flush()?;
     Ok(())
 }
@@ -2104,6 +2073,8 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             gallery.append(entries)?;
             gallery.flush()?;
+            // Merging a million templates' segments takes minutes.
+            eprintln!("compacting {}", dir.display());
             gallery.compact()?;
         }
     }
@@ -2150,10 +2121,16 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
     let ranked = |found: &[search::Candidate]| -> Vec<(u64, f32)> {
         found.iter().map(|c| (c.subject, c.score)).collect()
     };
+    let progress = Progress::new(
+        (mated.len() + nonmated.len()) as u64,
+        "searching",
+        "searches",
+    );
     for (subject, probe) in &mated {
         let started = Instant::now();
         let found = search::search(&snapshot, probe, &options)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        progress.inc(1);
         fused.mated(ranked(&found), *subject);
         for (o, pf) in alone.iter_mut().zip(probe) {
             o.mated(
@@ -2166,11 +2143,13 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let found = search::search(&snapshot, probe, &options)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        progress.inc(1);
         fused.nonmated(ranked(&found));
         for (o, pf) in alone.iter_mut().zip(probe) {
             o.nonmated(daktilo_bench::identify::finger_alone(&found, pf.finger));
         }
     }
+    progress.finish();
     let rank1_hits = &fused.hits;
     let fingers_alone: Vec<FingerAlone> = alone
         .iter()
@@ -2245,11 +2224,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             exhaustive: true,
             ..options.clone()
         };
-        let progress = ProgressBar::new(picks.len() as u64);
-        progress.set_style(
-            ProgressStyle::with_template("exhaustive {bar:40} {pos}/{len} searches, eta {eta}")
-                .expect("a valid template"),
-        );
+        let progress = Progress::new(picks.len() as u64, "exhaustive", "searches");
         let mut hits = 0;
         let mut times = Vec::new();
         for &i in &picks {
@@ -2259,17 +2234,13 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
             hits += usize::from(found.first().is_some_and(|c| c.subject == mated[i].0));
             progress.inc(1);
         }
-        progress.finish_and_clear();
+        progress.finish();
         (hits, daktilo_bench::identify::percentile(&times, 50.0))
     };
     let two_stage_same = picks.iter().filter(|&&i| rank1_hits[i]).count();
     let funnel = (args.funnel > 0)
         .then(|| {
-            let progress = ProgressBar::new(mated.len() as u64);
-            progress.set_style(
-                ProgressStyle::with_template("funnel {bar:40} {pos}/{len} probes, eta {eta}")
-                    .expect("a valid template"),
-            );
+            let progress = Progress::new(mated.len() as u64, "funnel", "probes");
             let mates = mated
                 .iter()
                 .zip(rank1_hits)
@@ -2286,7 +2257,7 @@ fn identify(args: IdentifyArgs) -> anyhow::Result<()> {
                     ))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            progress.finish_and_clear();
+            progress.finish();
             anyhow::Ok(daktilo_bench::identify::FunnelReport::new(
                 args.funnel,
                 rerank,
@@ -2486,11 +2457,7 @@ fn exhaustive_best(
         (x, None) => x,
         (None, y) => y,
     };
-    let progress = ProgressBar::new(entries.len() as u64);
-    progress.set_style(
-        ProgressStyle::with_template("exhaustive {bar:40} {pos}/{len} templates, eta {eta}")
-            .expect("a valid template"),
-    );
+    let progress = Progress::new(entries.len() as u64, "exhaustive", "templates");
     let best = entries
         .par_chunks(1024)
         .map(|chunk| {
@@ -2515,7 +2482,7 @@ fn exhaustive_best(
             || vec![None; probes.len()],
             |a, b| a.into_iter().zip(b).map(|(x, y)| better(x, y)).collect(),
         );
-    progress.finish_and_clear();
+    progress.finish();
     best
 }
 
