@@ -1,6 +1,7 @@
 //! `daktilo-bench synth-compare --plot` end to end on FVC2002 at a small size: the
 //! impostor scores' figures printed and their tails drawn; a plot path in no folder and
-//! a count of 0 refused before any work.
+//! a count of 0 refused before any work; a dataset of one finger answered without real
+//! impostors.
 
 use std::process::Command;
 
@@ -94,5 +95,45 @@ fn synth_compare_prints_the_impostor_figures_and_draws_their_tails() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--count must be at least 1"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // One set of one finger: no impostor pairs of either real kind, said as such (the
+    // starting build panicked on the empty pool).
+    let one = out_dir.join("one-finger").join("DB1_B");
+    std::fs::create_dir_all(&one).unwrap();
+    for k in 1..=8 {
+        let name = format!("101_{k}.iso");
+        std::fs::copy(
+            dir.join("fvc2002").join("DB1_B").join(&name),
+            one.join(&name),
+        )
+        .unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_daktilo-bench"))
+        .args([
+            "synth-compare",
+            "--count",
+            "5",
+            "--source",
+            "iso",
+            "--dataset",
+        ])
+        .arg(one.parent().unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FVC impostors (cross-finger)       n=      0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FVC probes vs synthetic            n=      5 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("(pooled): FVC -   across sets -   synthetic "),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&out_dir);
 }

@@ -1418,6 +1418,12 @@ fn synth_compare(
     let describe = |name: &str, v: &mut Vec<f32>| {
         v.sort_by(f32::total_cmp);
         let n = v.len();
+        if n == 0 {
+            // A set of one finger has no cross-finger pairs; one without first
+            // impressions probes nothing.
+            println!("{name:<34} n={n:>7}");
+            return;
+        }
         let q = |p: f64| v[((p * n as f64) as usize).min(n - 1)];
         println!(
             "{name:<34} n={n:>7}  p10 {:>6.2}  p50 {:>6.2}  p90 {:>6.2}  p99 {:>6.2}  p99.9 {:>6.2}  max {:>6.2}",
